@@ -1,0 +1,78 @@
+"""Atomic file writes, content hashes and parquet-with-metadata I/O.
+
+Everything rabc writes goes through :func:`atomic_write`: a temp file in the target directory, fsync, then
+``os.replace`` — a crash, a full disk or a kill never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+METADATA_KEY = b"rabc"
+
+
+class RabcFileError(ValueError):
+    """A file rabc reads is missing, corrupt, or does not belong to the data it is used with."""
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
+    """Open a temp file beside ``path``; on success rename it over ``path``, on any error remove it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_parquet(path: str | Path, table: pa.Table, metadata: dict[str, Any]) -> None:
+    """Write ``table`` atomically with ``metadata`` (JSON) under the schema key ``rabc``."""
+    meta = dict(table.schema.metadata or {})
+    meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True, default=str).encode()
+    table = table.replace_schema_metadata(meta)
+    with atomic_write(path) as f:
+        pq.write_table(table, f)
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> tuple[pa.Table, dict[str, Any]]:
+    """Read a parquet written by :func:`write_parquet`; returns (table, rabc metadata or {})."""
+    path = Path(path)
+    if not path.is_file():
+        raise RabcFileError(f"{path}: file not found")
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise RabcFileError(f"{path}: not a readable parquet file ({e})") from e
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    return table, (json.loads(raw) if raw else {})
