@@ -1,0 +1,143 @@
+"""Per-sample weights on dataset items, weighted sampling, and a fast in-memory frame-window dataset.
+
+``WeightedDataset`` attaches ``sample_weight`` to each item by its **global** ``index`` (the key of every
+weights file); a frame without a weight is an error unless a fallback weight is configured explicitly.
+
+``FrameWindowDataset`` is written by hand for one reason: lerobot's ``LeRobotDataset.__getitem__`` decodes every
+camera's video for every item, even when the policy reads no image — on a CPU that dominates a state-only training
+step. It holds the non-video columns as tensors and builds the same delta-index windows with the same semantics as
+lerobot 0.6.1's reader (indices clamped to the episode, ``<key>_is_pad`` flags outside it); a parity test pins it to
+lerobot's own ``__getitem__``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, WeightedRandomSampler
+
+from rabc.types import EPISODE_INDEX, INDEX, SAMPLE_WEIGHT, TASK
+
+log = logging.getLogger(__name__)
+
+
+def align_weights(
+    dataset_index: np.ndarray,
+    table_index: np.ndarray,
+    table_weight: np.ndarray,
+    *,
+    fallback_weight: float | None = None,
+) -> np.ndarray:
+    """Weights for each dataset position, looked up by global index (vectorised).
+
+    Args:
+        dataset_index: (N,) global ``index`` of each dataset position.
+        table_index: (M,) sorted global indices of the weights table.
+        table_weight: (M,) weights.
+        fallback_weight: weight for frames absent from the table; ``None`` (default) makes them an error.
+    Returns:
+        (N,) float32 weights.
+    """
+    dataset_index = np.asarray(dataset_index, dtype=np.int64)
+    pos = np.searchsorted(table_index, dataset_index)
+    pos_c = np.minimum(pos, len(table_index) - 1)
+    found = (len(table_index) > 0) & (table_index[pos_c] == dataset_index)
+    weights = np.where(found, np.asarray(table_weight, dtype=np.float32)[pos_c], np.nan).astype(np.float32)
+    n_missing = int((~found).sum())
+    if n_missing:
+        examples = dataset_index[~found][:5].tolist()
+        if fallback_weight is None:
+            raise KeyError(
+                f"{n_missing} of {len(dataset_index)} frames have no weight (global indices e.g. {examples}); "
+                "recompute the weights for this dataset or set an explicit fallback_weight"
+            )
+        log.warning("%d frames have no weight; using fallback_weight=%s for them", n_missing, fallback_weight)
+        weights[~found] = fallback_weight
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("weights must be finite and non-negative")
+    return weights
+
+
+class WeightedDataset(Dataset):
+    """Wraps any map-style dataset whose items carry ``index``; adds ``sample_weight`` (float32 scalar)."""
+
+    def __init__(self, dataset: Dataset, weights: np.ndarray, dataset_index: np.ndarray | None = None):
+        if len(weights) != len(dataset):  # type: ignore[arg-type]
+            raise ValueError(f"{len(weights)} weights for a dataset of {len(dataset)} items")  # type: ignore[arg-type]
+        self.dataset = dataset
+        self.weights = torch.as_tensor(weights, dtype=torch.float32)
+        self.dataset_index = None if dataset_index is None else np.asarray(dataset_index)
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def __getitem__(self, i: int) -> dict:
+        item = dict(self.dataset[i])
+        if self.dataset_index is not None and int(item[INDEX]) != int(self.dataset_index[i]):
+            raise RuntimeError(f"dataset position {i} returned index {int(item[INDEX])}, expected {self.dataset_index[i]}")
+        item[SAMPLE_WEIGHT] = self.weights[i]
+        return item
+
+
+def weighted_sampler(weights: np.ndarray | torch.Tensor, num_samples: int, seed: int) -> WeightedRandomSampler:
+    """Draw dataset positions with probability ∝ weight (with replacement): weighting by sampling."""
+    w = torch.as_tensor(weights, dtype=torch.double)
+    if float(w.sum()) <= 0:
+        raise ValueError("all weights are zero: nothing to sample")
+    return WeightedRandomSampler(w, num_samples=num_samples, replacement=True, generator=torch.Generator().manual_seed(seed))
+
+
+class FrameWindowDataset(Dataset):
+    """Non-video frames held in memory, with lerobot's delta-index windows.
+
+    Args:
+        columns: per-frame arrays sorted by global ``index``, including ``index`` and ``episode_index``; feature
+            arrays have shape (N, ...).
+        episode_bounds: {episode_index: (dataset_from_index, dataset_to_index)} in global indices.
+        delta_indices: {key: [frame offsets]} (lerobot's ``delta_indices``), e.g. {"action": [0..chunk-1]}.
+        tasks: task string per frame (N,), or None.
+    """
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        episode_bounds: dict[int, tuple[int, int]],
+        delta_indices: dict[str, Sequence[int]] | None = None,
+        tasks: Sequence[str] | None = None,
+    ):
+        self.index = np.asarray(columns[INDEX], dtype=np.int64)
+        if np.any(np.diff(self.index) <= 0):
+            raise ValueError("columns must be sorted by a strictly increasing global index")
+        ep = np.asarray(columns[EPISODE_INDEX], dtype=np.int64)
+        episodes, self.ep_row = np.unique(ep, return_inverse=True)  # (E,), (N,) row -> position in `episodes`
+        self.ep_from = np.array([episode_bounds[int(e)][0] for e in episodes], dtype=np.int64)
+        self.ep_to = np.array([episode_bounds[int(e)][1] for e in episodes], dtype=np.int64)
+        if np.any(self.index < self.ep_from[self.ep_row]) or np.any(self.index >= self.ep_to[self.ep_row]):
+            raise ValueError("a frame's global index lies outside its episode's bounds")
+        self.tensors = {k: torch.as_tensor(np.asarray(v)) for k, v in columns.items()}
+        self.delta = {k: torch.as_tensor(list(d), dtype=torch.long) for k, d in (delta_indices or {}).items()}
+        for k in self.delta:
+            if k not in self.tensors:
+                raise KeyError(f"delta_indices names {k!r}, which is not a column ({sorted(self.tensors)})")
+        self.tasks = None if tasks is None else list(tasks)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {k: v[i] for k, v in self.tensors.items()}
+        ep_i = self.ep_row[i]
+        lo, hi = int(self.ep_from[ep_i]), int(self.ep_to[ep_i])
+        abs_idx = int(self.index[i])
+        row0 = i - (abs_idx - lo)  # row of the episode's first frame (whole episodes, contiguous rows)
+        for key, d in self.delta.items():
+            q = abs_idx + d  # (T,)
+            item[f"{key}_is_pad"] = (q < lo) | (q >= hi)
+            rows = row0 + (q.clamp(lo, hi - 1) - lo)
+            item[key] = self.tensors[key][rows]
+        if self.tasks is not None:
+            item[TASK] = self.tasks[i]
+        return item

@@ -1,0 +1,129 @@
+"""One LightningModule for any policy adapter and any weighting scheme.
+
+The policy adapter returns per-sample losses (B,); the module reduces them with the one reducer
+``rabc.weighting.weighted_mean``. Under DDP the denominator is the **global** Σw (all-reduced), and each rank's
+loss is scaled by the world size, so DDP's gradient averaging yields exactly Σ_all w·ℓ / Σ_all w.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from rabc.types import SAMPLE_WEIGHT
+from rabc.weighting.reduce import weight_stats, weighted_mean
+
+log = logging.getLogger(__name__)
+
+
+class WeightedBCModule(pl.LightningModule):
+    """Weighted behaviour cloning.
+
+    Args:
+        policy: adapter with ``compute_loss(batch) -> (B,)`` (an ``nn.Module``).
+        preprocessor: lerobot policy preprocessor (normalisation); called on every batch; ``None`` = identity.
+        optimizer: ``params -> torch.optim.Optimizer`` (a Hydra ``_partial_``).
+        scheduler: ``optimizer -> LRScheduler`` stepped every step, or None.
+        ema_decay: keep an exponential moving average of the policy's weights (used for validation and export).
+        weight_cap: the scheme's maximum weight, for the "capped fraction" statistic.
+        histogram_every: log a weight histogram every this many steps (0 = never).
+    """
+
+    def __init__(
+        self,
+        policy: nn.Module,
+        optimizer: Callable[[Any], torch.optim.Optimizer],
+        preprocessor: Callable[[dict], dict] | None = None,
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+        ema_decay: float | None = None,
+        weight_cap: float | None = None,
+        histogram_every: int = 100,
+    ):
+        super().__init__()
+        self.policy = policy
+        self.preprocessor = preprocessor
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.weight_cap = weight_cap
+        self.histogram_every = histogram_every
+        self.ema = (
+            AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            if ema_decay
+            else None
+        )
+        # Steps skipped because every weight in the (global) batch was zero; checkpointed with the module.
+        self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def _prepare(self, batch: dict) -> tuple[dict, torch.Tensor]:
+        if SAMPLE_WEIGHT not in batch:
+            raise KeyError(f"batch has no {SAMPLE_WEIGHT!r}: use rabc.data.WeightedDataset (uniform weights for BC)")
+        batch = dict(batch)
+        weights = batch.pop(SAMPLE_WEIGHT).float()
+        if self.preprocessor is not None:
+            batch = self.preprocessor(batch)
+        return batch, weights
+
+    def _global_sum(self, x: torch.Tensor) -> torch.Tensor:
+        if self.trainer is not None and self.trainer.world_size > 1:
+            return self.trainer.strategy.reduce(x.detach().clone(), reduce_op="sum")
+        return x.detach()
+
+    @property
+    def eval_policy(self) -> nn.Module:
+        """The weights used for validation and export: the EMA if enabled, else the trained policy."""
+        return self.ema.module if self.ema is not None else self.policy
+
+    # --- Lightning hooks -----------------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        batch, weights = self._prepare(batch)
+        per_sample = self.policy.compute_loss(batch)  # (B,)
+        global_w = self._global_sum(weights.sum())
+        bs = per_sample.shape[0]
+        self.log_dict({f"weights/{k}": v for k, v in weight_stats(weights, self.weight_cap).items()}, batch_size=bs)
+        self.log("train/loss_unweighted", per_sample.detach().mean(), prog_bar=True, batch_size=bs)
+        if global_w <= 0:
+            # Returning None skips backward and the optimizer update (no momentum / weight-decay change).
+            self.skipped_steps += 1
+            self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
+            log.warning("step %d: every weight in the batch is zero; optimizer step skipped", self.global_step)
+            return None
+        world = self.trainer.world_size if self.trainer is not None else 1
+        loss = weighted_mean(per_sample, weights, global_w / world)
+        self.log("train/loss", loss.detach() / world, prog_bar=True, batch_size=bs, sync_dist=world > 1, reduce_fx="sum")
+        if self.histogram_every and self.global_step % self.histogram_every == 0:
+            self._log_histogram(weights)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.policy)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        # Unweighted, so comparable across weighting schemes. The adapter stays in training mode (ACT's VAE
+        # needs it for its KL term); with no gradient this only means dropout is active.
+        batch, _ = self._prepare(batch)
+        policy = self.eval_policy
+        policy.train()
+        per_sample = policy.compute_loss(batch)
+        loss = per_sample.mean()
+        self.log("val/loss_unweighted", loss, prog_bar=True, batch_size=per_sample.shape[0], sync_dist=True)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.policy.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
+
+    def _log_histogram(self, weights: torch.Tensor) -> None:
+        logger = self.logger
+        experiment = getattr(logger, "experiment", None)
+        if experiment is not None and hasattr(experiment, "add_histogram"):
+            experiment.add_histogram("weights/batch", weights.detach().cpu(), self.global_step)
