@@ -1,7 +1,8 @@
 """Per-sample weights on dataset items, weighted sampling, and a fast in-memory frame-window dataset.
 
-``WeightedDataset`` attaches ``sample_weight`` to each item by its **global** ``index`` (the key of every
-weights file); a frame without a weight is an error unless a fallback weight is configured explicitly.
+``WeightedDataset`` attaches ``sample_weight`` to each item, looked up once for all positions by **global**
+``index`` with ``rabc.weighting.WeightTable.lookup`` (a frame without a weight is an error unless the table has an
+explicit fallback weight).
 
 ``FrameWindowDataset`` is written by hand for one reason: lerobot's ``LeRobotDataset.__getitem__`` decodes every
 camera's video for every item, even when the policy reads no image — on a CPU that dominates a state-only training
@@ -12,7 +13,6 @@ lerobot's own ``__getitem__``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,63 +20,26 @@ import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
 from rabc.types import EPISODE_INDEX, INDEX, SAMPLE_WEIGHT, TASK
-
-log = logging.getLogger(__name__)
-
-
-def align_weights(
-    dataset_index: np.ndarray,
-    table_index: np.ndarray,
-    table_weight: np.ndarray,
-    *,
-    fallback_weight: float | None = None,
-) -> np.ndarray:
-    """Weights for each dataset position, looked up by global index (vectorised).
-
-    Args:
-        dataset_index: (N,) global ``index`` of each dataset position.
-        table_index: (M,) sorted global indices of the weights table.
-        table_weight: (M,) weights.
-        fallback_weight: weight for frames absent from the table; ``None`` (default) makes them an error.
-    Returns:
-        (N,) float32 weights.
-    """
-    dataset_index = np.asarray(dataset_index, dtype=np.int64)
-    pos = np.searchsorted(table_index, dataset_index)
-    pos_c = np.minimum(pos, len(table_index) - 1)
-    found = (len(table_index) > 0) & (table_index[pos_c] == dataset_index)
-    weights = np.where(found, np.asarray(table_weight, dtype=np.float32)[pos_c], np.nan).astype(np.float32)
-    n_missing = int((~found).sum())
-    if n_missing:
-        examples = dataset_index[~found][:5].tolist()
-        if fallback_weight is None:
-            raise KeyError(
-                f"{n_missing} of {len(dataset_index)} frames have no weight (global indices e.g. {examples}); "
-                "recompute the weights for this dataset or set an explicit fallback_weight"
-            )
-        log.warning("%d frames have no weight; using fallback_weight=%s for them", n_missing, fallback_weight)
-        weights[~found] = fallback_weight
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError("weights must be finite and non-negative")
-    return weights
+from rabc.weighting import WeightTable
 
 
 class WeightedDataset(Dataset):
     """Wraps any map-style dataset whose items carry ``index``; adds ``sample_weight`` (float32 scalar)."""
 
-    def __init__(self, dataset: Dataset, weights: np.ndarray, dataset_index: np.ndarray | None = None):
-        if len(weights) != len(dataset):  # type: ignore[arg-type]
-            raise ValueError(f"{len(weights)} weights for a dataset of {len(dataset)} items")  # type: ignore[arg-type]
+    def __init__(self, dataset: Dataset, table: WeightTable, dataset_index: np.ndarray):
+        """``dataset_index``: (len(dataset),) global index of each dataset position."""
+        if len(dataset_index) != len(dataset):  # type: ignore[arg-type]
+            raise ValueError(f"{len(dataset_index)} indices for a dataset of {len(dataset)} items")  # type: ignore[arg-type]
         self.dataset = dataset
-        self.weights = torch.as_tensor(weights, dtype=torch.float32)
-        self.dataset_index = None if dataset_index is None else np.asarray(dataset_index)
+        self.dataset_index = np.asarray(dataset_index, dtype=np.int64)
+        self.weights = torch.from_numpy(np.asarray(table.lookup(self.dataset_index), dtype=np.float32))
 
     def __len__(self) -> int:
         return len(self.weights)
 
     def __getitem__(self, i: int) -> dict:
         item = dict(self.dataset[i])
-        if self.dataset_index is not None and int(item[INDEX]) != int(self.dataset_index[i]):
+        if int(item[INDEX]) != int(self.dataset_index[i]):
             raise RuntimeError(f"dataset position {i} returned index {int(item[INDEX])}, expected {self.dataset_index[i]}")
         item[SAMPLE_WEIGHT] = self.weights[i]
         return item
