@@ -104,8 +104,8 @@ class WeightTable:
         fallback_weight: float | None = None,
         source: str = "<memory>",
     ):
-        index = np.asarray(index, dtype=np.int64)
-        weight = np.asarray(weight, dtype=np.float32)
+        index = np.array(index, dtype=np.int64)  # own, writable copies (arrow arrays are read-only)
+        weight = np.array(weight, dtype=np.float32)
         if len(index) != len(weight):
             raise RabcFileError(f"{source}: {len(index)} indices but {len(weight)} weights")
         order = np.argsort(index, kind="stable") if np.any(np.diff(index) <= 0) else None

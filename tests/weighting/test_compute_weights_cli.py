@@ -1,0 +1,100 @@
+"""scripts/compute_weights.py end to end: Hydra config group, dataset labels for diagnostics, outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rabc.io import RabcFileError
+from rabc.progress import write_progress
+from rabc.weighting import WeightTable
+from tests.weighting.synth import synth_progress
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fake_dataset(root: Path, t, quality, success) -> None:
+    """The parts of a LeRobot v3 dataset the script reads: data parquet files and meta/info.json."""
+    half = len(t) // 2
+    for i, sl in enumerate([slice(0, half), slice(half, None)]):
+        f = root / "data" / "chunk-000" / f"file-{i:03d}.parquet"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        cols = {"index": t.index[sl], "episode_index": t.episode_index[sl]}
+        cols |= {"quality": quality[sl], "success": success[sl]}
+        pq.write_table(pa.table(cols), f)
+    (root / "meta").mkdir(exist_ok=True)
+    (root / "meta" / "info.json").write_text(json.dumps({"total_frames": len(t), "fps": 10}))
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    t = synth_progress([30, 40, 25, 35], seed=9)
+    write_progress(tmp_path / "progress.parquet", t)
+    ep_quality = np.array([0, 1, 2, 0])
+    ep_success = np.array([True, True, False, True])
+    lengths = np.bincount(t.episode_index)
+    fake_dataset(tmp_path / "ds", t, np.repeat(ep_quality, lengths), np.repeat(ep_success, lengths))
+    return tmp_path, t
+
+
+def _run(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(REPO / "scripts" / "compute_weights.py"), *overrides]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_writes_weights_diagnostics_and_histogram(inputs):
+    tmp, t = inputs
+    out = tmp / "w" / "weights.parquet"
+    proc = _run(
+        tmp,
+        f"progress={tmp / 'progress.parquet'}",
+        "weighting=top_awr_tempered",
+        "weighting.horizon_s=0.5",
+        f"out={out}",
+        f"dataset_root={tmp / 'ds'}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "mean weight by quality" in proc.stdout and "horizon 0.5 s = 5 frames" in proc.stdout
+    wt = WeightTable.load(out, expect_num_frames=len(t), expect_fingerprint="f" * 64)
+    assert wt.metadata["name"] == "top_awr_tempered" and wt.metadata["params"]["horizon_s"] == 0.5
+    diag = wt.metadata["diagnostics"]
+    assert set(diag["by_quality"]) == {"0", "1", "2"} and set(diag["by_success"]) == {"True", "False"}
+    assert diag["by_quality"]["2"]["frames"] == 25
+    assert (out.parent / "weights_hist.png").is_file()
+    assert not list(tmp.glob("*.log")) and not (tmp / "outputs").exists()  # no Hydra run clutter
+
+
+def test_run_episode_scheme_uses_dataset_success(inputs):
+    from hydra import compose, initialize_config_dir
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import compute_weights as cli
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    tmp, t = inputs
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        base = [f"progress={tmp / 'progress.parquet'}", f"out={tmp / 'e.parquet'}", "histogram=false"]
+        cfg = compose(
+            config_name="compute_weights",
+            overrides=[*base, "weighting=episode", f"dataset_root={tmp / 'ds'}"],
+        )
+        cli.run(cfg)
+        w = WeightTable.load(tmp / "e.parquet")
+        np.testing.assert_array_equal(w.weight, (t.episode_index != 2).astype(np.float32))
+        # a dataset with another frame count is refused
+        info = tmp / "ds" / "meta" / "info.json"
+        info.write_text(json.dumps({"total_frames": len(t) + 1}))
+        with pytest.raises(RabcFileError, match="info.json says"):
+            cli.run(cfg)
+        with pytest.raises(ValueError, match="success labels"):
+            cli.run(compose(config_name="compute_weights", overrides=[*base, "weighting=episode"]))
