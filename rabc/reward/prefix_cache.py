@@ -1,0 +1,180 @@
+"""Exact prefix sweep for Qwen3-VL: encode an episode once, reuse vision features and the shared LM KV cache.
+
+Every TOPReward prefix τ[1:L] shares its leading frames with the full episode. With Qwen3-VL (transformers
+5.4-5.5) the naive sweep (one full forward per prefix) can be reproduced exactly from one vision call and one
+LM pass over the shared part, because:
+
+- layout: each group of 2 frames is ``<t seconds><|vision_start|>`` + h·w/4 pads + ``<|vision_end|>``; a prefix
+  of L frames equals the full episode's token sequence up to its last *complete* group (L // 2 groups); an odd
+  L ends in a padded group (frame L-1 twice, its own timestamp) that must be computed for that prefix;
+- the vision tower attends within one temporal group only (``cu_seqlens`` from ``grid_thw``) and its position
+  embeddings repeat per group, so one vision call over [complete groups | padded groups] gives every group's
+  features (and DeepStack rows) exactly as each prefix's own call would;
+- M-RoPE positions (``get_rope_index``) only count forward, so a prefix's positions of the shared part equal the
+  full episode's; the remainder's positions are sliced from the prefix's own ``get_rope_index`` (the stale
+  ``rope_deltas`` path would be off by ~5e-3);
+- DeepStack adds features at visual positions only: the cached forward gets the mask and rows of its new tokens;
+- causal attention: the KV of the first s tokens does not depend on later tokens, so a ``DynamicCache`` of
+  views cut to a prefix's shared length s is that prefix's own cache; ``update`` concatenates into new tensors,
+  leaving the shared cache untouched for the next prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rabc.reward.adapters import Qwen3VLAdapter, VideoClip
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepStats:
+    """Work done by one sweep: visual tokens through the vision tower's merger, tokens through the LM."""
+
+    visual_tokens: int = 0
+    lm_tokens: int = 0
+    vision_calls: int = 0
+    lm_calls: int = 0
+
+
+def _common_prefix(a: np.ndarray, b: np.ndarray) -> int:
+    n = min(len(a), len(b))
+    diff = np.flatnonzero(a[:n] != b[:n])
+    return int(diff[0]) if diff.size else n
+
+
+def _group_pixels(adapter: Qwen3VLAdapter, frames: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """Patchify (F, 3, h, w) frames (F even) with the processor; returns (patches, [groups, gh, gw])."""
+    out = adapter.video_processor(
+        videos=[frames], do_resize=False, do_sample_frames=False, return_tensors="pt", return_metadata=False
+    )
+    return out["pixel_values_videos"], out["video_grid_thw"][0].tolist()
+
+
+def _dynamic_cache_view(model, shared, length: int):
+    """A DynamicCache whose layers are views [:, :, :length] of the shared keys/values (no copy)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    for layer, (k, v) in zip(cache.layers, shared):
+        layer.lazy_initialization(k, v)
+        layer.keys, layer.values = k[:, :, :length], v[:, :, :length]
+    return cache
+
+
+@torch.no_grad()
+def cached_prefix_logprobs(
+    adapter: Qwen3VLAdapter,
+    text: str,
+    clip: VideoClip,
+    lengths: np.ndarray,
+    answer_ids: tuple[int, int],
+    stats: SweepStats | None = None,
+) -> np.ndarray:
+    """log p of (answer, negative answer) for each prefix length, numerically equal to the naive sweep.
+
+    text: prompt with one video slot, ending in the answer token; clip: the episode's frames (F, 3, h, w),
+    already resized; lengths: (K,) prefix lengths in frames, 1 <= L <= F. Returns (K, 2) float64.
+    """
+    stats = stats if stats is not None else SweepStats()
+    model, tps = adapter.model, adapter.temporal_patch_size
+    if tps != 2:
+        raise ValueError(f"the cached sweep assumes groups of 2 frames, got temporal_patch_size={tps}")
+    inner, lm, device = model.model, model.model.language_model, adapter.device
+    size = tuple(clip.frames.shape[-2:])
+    n_frames = len(clip.indices)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.size == 0 or lengths.min() < 1 or lengths.max() > n_frames:
+        raise ValueError(f"prefix lengths must lie in [1, {n_frames}], got {lengths.tolist()}")
+
+    # 1. one vision call: the complete groups of the episode, then one padded group per odd prefix.
+    n_complete = n_frames // 2
+    odd = sorted({int(L) for L in lengths if L % 2})
+    parts = []
+    if n_complete:
+        parts.append(clip.frames[: 2 * n_complete])
+    if odd:
+        parts.append(clip.frames[[i - 1 for i in odd for _ in range(2)]])  # (2·n_odd, 3, h, w)
+    pix, grids = zip(*(_group_pixels(adapter, p) for p in parts))
+    grid_thw = torch.tensor(grids, device=device)  # (n_parts, 3)
+    vis = inner.visual(torch.cat(pix).to(device, inner.visual.dtype), grid_thw=grid_thw, return_dict=True)
+    per_group = adapter.tokens_per_group(*size)
+    patches_h, patches_w = (x // adapter.video_processor.patch_size for x in size)
+    feats = vis.pooler_output.view(-1, per_group, vis.pooler_output.shape[-1])  # (G_c + n_odd, T_g, D)
+    deep = [d.view(-1, per_group, d.shape[-1]) for d in vis.deepstack_features]
+    stats.visual_tokens += feats.shape[0] * per_group
+    stats.vision_calls += 1
+    odd_slot = {L: n_complete + i for i, L in enumerate(odd)}  # prefix length -> its padded group's row
+
+    # 2. token ids and M-RoPE positions of every prefix (text only, no pixels).
+    video_id = inner.config.video_token_id
+    vstart_id = inner.config.vision_start_token_id
+    ids = {int(L): np.asarray(adapter.token_ids(text, clip.prefix(int(L)), size)) for L in lengths}
+    ref = np.asarray(adapter.token_ids(text, clip, size))  # the full episode
+    shared_len = {}
+    for L, seq in ids.items():
+        if seq[-1] != answer_ids[0]:
+            raise ValueError(f"prompt for prefix {L} does not end in the answer token")
+        starts = np.flatnonzero(seq == vstart_id)
+        cap = (
+            int(starts[L // 2]) if L // 2 < len(starts) else len(seq)
+        )  # never past group L//2's vision_start
+        shared_len[L] = min(_common_prefix(seq, ref), cap, len(seq) - 2)
+
+    def embed(seq: np.ndarray, groups: list[int]):
+        """Embeddings of ``seq`` with the given groups' features at its video pads; mask; DeepStack rows."""
+        tok = torch.as_tensor(seq, device=device)[None]  # (1, S)
+        emb = inner.get_input_embeddings()(tok)  # (1, S, D)
+        mask = tok == video_id  # (1, S)
+        if not groups:
+            return emb, None, None
+        idx = torch.as_tensor(groups, device=device)
+        rows = feats[idx].flatten(0, 1)  # (n_pads, D)
+        if int(mask.sum()) != rows.shape[0]:
+            raise RuntimeError(f"{int(mask.sum())} video pads but {rows.shape[0]} feature rows")
+        emb = emb.masked_scatter(mask[..., None], rows.to(emb.dtype))
+        return emb, mask, [d[idx].flatten(0, 1) for d in deep]
+
+    def positions(seq: np.ndarray, groups: int) -> torch.Tensor:
+        tok = torch.as_tensor(seq, device=device)[None]
+        grid = torch.tensor([[groups, patches_h, patches_w]], device=device)
+        pos, _ = inner.get_rope_index(tok, mm_token_type_ids=(tok == video_id).int() * 2, video_grid_thw=grid)
+        return pos  # (3, 1, S)
+
+    # 3. one LM pass over the longest shared part (positions from the full episode's own rope index).
+    s_max = max(shared_len.values())
+    shared = None
+    if s_max > 0:
+        n_groups_shared = int((ref[:s_max] == vstart_id).sum())
+        emb, mask, ds = embed(ref[:s_max], list(range(n_groups_shared)))
+        pos = positions(ref, -(-n_frames // 2))[..., :s_max]
+        out = lm(inputs_embeds=emb, position_ids=pos, use_cache=True, visual_pos_masks=mask,
+                 deepstack_visual_embeds=ds)  # fmt: skip
+        shared = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        stats.lm_tokens += s_max
+        stats.lm_calls += 1
+
+    # 4. per prefix: a view of the shared cache + the prefix's own remainder tokens.
+    result = np.empty((len(lengths), 2), dtype=np.float64)
+    for k, L in enumerate(int(x) for x in lengths):
+        seq, s = ids[L], shared_len[L]
+        rest = seq[s:]
+        groups_in_rest = int((rest == vstart_id).sum())
+        if groups_in_rest > (L % 2):
+            raise RuntimeError(f"prefix {L}: {groups_in_rest} groups left outside the shared cache")
+        emb, mask, ds = embed(rest, [odd_slot[L]] if groups_in_rest else [])
+        pos = positions(seq, -(-L // 2))[..., s:]
+        cache = _dynamic_cache_view(model, shared, s) if s > 0 else None
+        out = lm(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=cache is not None,
+                 visual_pos_masks=mask, deepstack_visual_embeds=ds)  # fmt: skip
+        logits = model.lm_head(out.last_hidden_state[:, -2])  # (1, V)
+        logp = torch.log_softmax(logits[0].float(), dim=-1)  # TOPReward Eq. 1, fp32
+        result[k] = logp[list(answer_ids)].double().cpu().numpy()
+        stats.lm_tokens += len(rest)
+        stats.lm_calls += 1
+    return result

@@ -1,0 +1,246 @@
+"""TOPReward progress scorer (PAPER.md §1): log p(" True" | video prefix, prompt) → per-episode progress.
+
+One call per episode: frames (T, H, W, 3) uint8 + fps + instruction → :class:`EpisodeScore` with the K anchor
+frame indices, raw log p(" True") and log p(" False") per anchor, min-max normalised anchors (Eq. 2) and the
+dense per-frame progress (linear interpolation of the anchors over frames). The labeller calls this per episode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from rabc.reward.adapters import VideoClip, VLMAdapter
+from rabc.reward.prefix_cache import SweepStats, cached_prefix_logprobs
+from rabc.reward.prompts import (
+    ANSWER,
+    DEFAULT_PROMPT_PREFIX,
+    DEFAULT_PROMPT_SUFFIX_TEMPLATE,
+    NEGATIVE_ANSWER,
+    build_prompt_text,
+    validate_instruction,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
+
+
+def anchor_lengths(num_frames: int, num_anchors: int | None = 15) -> np.ndarray:
+    """Prefix lengths (1-based, in frames): ``sorted(set(linspace(1, N, min(K, N)).astype(int)))``.
+
+    ``num_anchors=None`` is the dense option: every prefix 1..N. Returns (K',) int64 with K' <= K.
+    """
+    if num_frames < 1:
+        raise ValueError(f"an episode needs at least one frame, got {num_frames}")
+    if num_anchors is None:
+        return np.arange(1, num_frames + 1, dtype=np.int64)
+    if num_anchors < 1:
+        raise ValueError(f"num_anchors must be >= 1 (or None for dense), got {num_anchors}")
+    return np.unique(np.linspace(1, num_frames, min(num_anchors, num_frames)).astype(np.int64))
+
+
+def minmax_normalise(rewards: np.ndarray) -> np.ndarray:
+    """TOPReward Eq. 2: s = (r − min r) / (max r − min r) over one episode's K anchors; constant → all ones."""
+    r = np.asarray(rewards, dtype=np.float64)
+    lo, hi = r.min(), r.max()
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        raise ValueError(f"non-finite raw rewards {r.tolist()}")
+    if hi == lo:
+        return np.ones_like(r)
+    return (r - lo) / (hi - lo)
+
+
+def dense_progress(anchor_frames: np.ndarray, anchor_values: np.ndarray, num_frames: int) -> np.ndarray:
+    """Linear interpolation of anchor values (at 0-based frame indices) over frames 0..N-1; (N,) float32.
+
+    Frames before the first anchor take its value (the first anchor is frame 0 unless frames were subsampled).
+    """
+    return np.interp(np.arange(num_frames), anchor_frames, anchor_values).astype(np.float32)
+
+
+@dataclass
+class EpisodeScore:
+    """TOPReward output for one episode. K = number of anchors, N = episode frames, F = frames used."""
+
+    anchor_lengths: np.ndarray  # (K,) prefix lengths in frames of the used frame list (1-based)
+    anchor_frames: np.ndarray  # (K,) episode frame index (0-based) of each prefix's last frame
+    logp_true: np.ndarray  # (K,) raw log p(" True"), fp32 log-softmax, float64
+    logp_false: np.ndarray  # (K,) raw log p(" False") at the same position (diagnostic)
+    progress_anchors: np.ndarray  # (K,) Eq. 2 min-max normalised logp_true
+    progress: np.ndarray  # (N,) float32 dense per-frame progress
+    frame_indices: np.ndarray  # (F,) episode frames fed to the model (all, unless subsampled)
+    frame_size: tuple[int, int]  # (h, w) every frame was resized to, once
+    fps: float
+    stats: dict = field(default_factory=dict)  # visual_tokens, lm_tokens, seconds, sweep
+
+
+class TopRewardScorer:
+    """Zero-shot TOPReward over a transformers video VLM (Qwen3-VL default, Qwen2.5-VL supported).
+
+    Args:
+        model: hub id or local directory (``from_pretrained``), or an already built :class:`VLMAdapter`.
+        num_anchors: K prefixes per episode (paper: 15); ``None`` scores every prefix (dense).
+        chat_template: the Table 5 chat-template prompt instead of the default (paper numbers use the default).
+        prefix_cache: exact cached sweep (Qwen3-VL); ``False`` runs one full forward per prefix, like lerobot.
+        dtype / device / trust_remote_code / revision / attn_implementation: passed to ``from_pretrained``.
+        max_frames: subsample longer episodes uniformly to this many frames (timestamps stay true).
+        max_context_tokens: prompt token budget; defaults to the model's ``max_position_embeddings``.
+            Longer prompts are subsampled to fit, with a warning — never an error mid-dataset.
+        frame_size: (h, w) to resize every frame to; default: the size the processor picks for the whole clip.
+    """
+
+    def __init__(
+        self,
+        model: str | VLMAdapter = DEFAULT_MODEL,
+        *,
+        num_anchors: int | None = 15,
+        chat_template: bool = False,
+        prefix_cache: bool = True,
+        dtype: str = "float32",
+        device: str = "cpu",
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        attn_implementation: str | None = None,
+        max_frames: int | None = None,
+        max_context_tokens: int | None = None,
+        frame_size: tuple[int, int] | None = None,
+        prompt_prefix: str = DEFAULT_PROMPT_PREFIX,
+        prompt_suffix_template: str = DEFAULT_PROMPT_SUFFIX_TEMPLATE,
+    ) -> None:
+        if isinstance(model, VLMAdapter):
+            self.adapter, self.model_id = model, getattr(model.model.config, "_name_or_path", "")
+        else:
+            self.adapter = VLMAdapter.load(
+                model, dtype=dtype, device=device, trust_remote_code=trust_remote_code, revision=revision,
+                attn_implementation=attn_implementation,
+            )  # fmt: skip
+            self.model_id = str(model)
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+        self.num_anchors = num_anchors
+        self.chat_template = chat_template
+        self.prefix_cache = prefix_cache and self.adapter.supports_prefix_cache
+        if prefix_cache and not self.adapter.supports_prefix_cache:
+            logger.info(
+                "%s has no cached prefix sweep; using one forward per prefix", type(self.adapter).__name__
+            )
+        self.max_frames = max_frames
+        self.max_context_tokens = max_context_tokens or self.adapter.max_context
+        self.frame_size = frame_size
+        self.prompt_prefix, self.prompt_suffix_template = prompt_prefix, prompt_suffix_template
+        answer = ANSWER if chat_template else f" {ANSWER}"  # the default prompt ends in "... is: True"
+        negative = NEGATIVE_ANSWER if chat_template else f" {NEGATIVE_ANSWER}"
+        self.answer_ids = (self.adapter.single_token_id(answer), self.adapter.single_token_id(negative))
+
+    # ---- public --------------------------------------------------------------------------------------------
+    def prompt(self, instruction: str) -> str:
+        """The prompt with one video slot; the instruction is used verbatim."""
+        return build_prompt_text(
+            self.adapter.processor, validate_instruction(instruction), chat_template=self.chat_template,
+            prefix=self.prompt_prefix, suffix_template=self.prompt_suffix_template,
+        )  # fmt: skip
+
+    def score_episode(
+        self, frames: np.ndarray | torch.Tensor, *, fps: float, instruction: str
+    ) -> EpisodeScore:
+        """Score one episode. frames: (N, H, W, 3) uint8 (or (N, 3, H, W)); fps: the episode's frame rate."""
+        t0 = time.perf_counter()
+        text = self.prompt(instruction)
+        video = _as_frames(frames)  # (N, 3, H, W) uint8
+        if not (fps > 0 and np.isfinite(fps)):
+            raise ValueError(f"fps must be a positive number, got {fps}")
+        n = video.shape[0]
+        clip = self.prepare_clip(video, fps, text)
+        lengths = anchor_lengths(len(clip.indices), self.num_anchors)
+        stats = SweepStats()
+        logp = self.prefix_logprobs(text, clip, lengths, stats)
+        anchors = clip.indices[lengths - 1]
+        s = minmax_normalise(logp[:, 0])
+        return EpisodeScore(
+            anchor_lengths=lengths, anchor_frames=anchors, logp_true=logp[:, 0], logp_false=logp[:, 1],
+            progress_anchors=s, progress=dense_progress(anchors, s, n), frame_indices=clip.indices,
+            frame_size=tuple(clip.frames.shape[-2:]), fps=float(fps),
+            stats={"visual_tokens": stats.visual_tokens, "lm_tokens": stats.lm_tokens,
+                   "seconds": time.perf_counter() - t0, "sweep": "cached" if self.prefix_cache else "naive"},
+        )  # fmt: skip
+
+    def prefix_logprobs(
+        self, text: str, clip: VideoClip, lengths: np.ndarray, stats: SweepStats | None = None, *, cached=None
+    ) -> np.ndarray:
+        """(K, 2) raw [log p(True), log p(False)] for each prefix length of ``clip``."""
+        stats = stats if stats is not None else SweepStats()
+        use_cache = self.prefix_cache if cached is None else cached
+        if use_cache:
+            return cached_prefix_logprobs(self.adapter, text, clip, lengths, self.answer_ids, stats)
+        out = np.empty((len(lengths), 2), dtype=np.float64)
+        for k, L in enumerate(int(x) for x in lengths):
+            inputs = self.adapter.encode(text, clip.prefix(L))
+            if int(inputs["input_ids"][0, -1]) != self.answer_ids[0]:
+                raise ValueError("the encoded prompt does not end in the answer token")
+            out[k] = self.adapter.answer_logprobs(inputs, self.answer_ids)
+            grid = inputs["video_grid_thw"][0]
+            stats.visual_tokens += int(grid.prod()) // self.adapter.video_processor.merge_size**2
+            stats.lm_tokens += int(inputs["input_ids"].shape[1])
+            stats.vision_calls += 1
+            stats.lm_calls += 1
+        return out
+
+    def prepare_clip(self, video: torch.Tensor, fps: float, text: str) -> VideoClip:
+        """Choose the frames (subsampling to fit max_frames / the context) and resize them all once."""
+        n = video.shape[0]
+        indices = np.arange(n)
+        if self.max_frames is not None and n > self.max_frames:
+            indices = _uniform(n, self.max_frames)
+        while True:
+            size = self._size_for(len(indices), video.shape[-2:])
+            length = len(self.adapter.token_ids(text, VideoClip(video[:0], indices, fps), size))
+            if length <= self.max_context_tokens:
+                break
+            if len(indices) <= 1:
+                raise ValueError(
+                    f"the prompt needs {length} tokens with a single frame, over the {self.max_context_tokens}-token "
+                    "context: shorten the prompt or lower the frame size"
+                )
+            fit = max(1, min(len(indices) - 1, int(len(indices) * self.max_context_tokens / length)))
+            logger.warning(
+                "episode of %d frames: prompt of %d tokens exceeds the %d-token context; subsampling to %d frames",
+                n, length, self.max_context_tokens, fit,
+            )  # fmt: skip
+            indices = _uniform(n, fit)
+        frames = self.adapter.resize(video[torch.as_tensor(indices)], size)
+        return VideoClip(frames, indices, float(fps))
+
+    def _size_for(self, num_frames: int, hw) -> tuple[int, int]:
+        if self.frame_size is not None:
+            f = self.adapter.spatial_factor
+            if self.frame_size[0] % f or self.frame_size[1] % f:
+                raise ValueError(f"frame_size must be multiples of {f}, got {self.frame_size}")
+            return tuple(self.frame_size)
+        # the size the processor would pick for the whole clip; ≥ 2 frames since a single frame is duplicated
+        return tuple(self.adapter.target_size(max(num_frames, 2), int(hw[0]), int(hw[1])))
+
+
+def _uniform(n: int, k: int) -> np.ndarray:
+    """k frame indices spread uniformly over 0..n-1, always keeping the first and last frame."""
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
+def _as_frames(frames) -> torch.Tensor:
+    """(N, H, W, 3) or (N, 3, H, W) uint8 → (N, 3, H, W) uint8 tensor; errors name the problem."""
+    video = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
+    if video.ndim != 4:
+        raise ValueError(f"frames must be (N, H, W, 3) or (N, 3, H, W), got shape {tuple(video.shape)}")
+    if video.shape[0] == 0:
+        raise ValueError("episode has 0 frames; nothing to score")
+    if video.dtype != torch.uint8:
+        raise ValueError(f"frames must be uint8, got {video.dtype}")
+    if video.shape[-1] == 3 and video.shape[1] != 3:
+        video = video.permute(0, 3, 1, 2)
+    elif video.shape[1] != 3:
+        raise ValueError(f"frames need 3 colour channels, got shape {tuple(video.shape)}")
+    return video.contiguous()
