@@ -1,0 +1,26 @@
+"""Reward-model metrics (VOC, success-detection AUC, static-frame bias check) and confidence intervals.
+
+Pure numpy/scipy/sklearn: no torch.
+"""
+
+from rabc.metrics.reward import (
+    aggregate_voc,
+    static_frame_voc,
+    success_auc,
+    success_score,
+    voc,
+    voc_per_episode,
+)
+from rabc.metrics.stats import bootstrap_ci, mean_t_ci, wilson_interval
+
+__all__ = [
+    "aggregate_voc",
+    "bootstrap_ci",
+    "mean_t_ci",
+    "static_frame_voc",
+    "success_auc",
+    "success_score",
+    "voc",
+    "voc_per_episode",
+    "wilson_interval",
+]

@@ -1,0 +1,70 @@
+"""VOC, its aggregation, success detection and the static-frame check, against answers computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rabc.metrics import aggregate_voc, static_frame_voc, success_auc, success_score, voc, voc_per_episode
+
+
+def test_voc_by_hand():
+    assert voc([1, 2, 3, 4]) == pytest.approx(1.0)
+    assert voc([4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ranks [1, 3, 2] vs [1, 2, 3]: d = [0, 1, -1], 1 - 6·2 / (3·8) = 0.5
+    assert voc([0.1, 0.9, 0.5]) == pytest.approx(0.5)
+    # ties get average ranks [1.5, 1.5, 3]: centred (-.5, -.5, 1)·(-1, 0, 1) / sqrt(1.5 · 2) = 1.5 / sqrt(3)
+    assert voc([1.0, 1.0, 2.0]) == pytest.approx(1.5 / np.sqrt(3))
+    # any monotone transform gives the same VOC (rank correlation)
+    s = np.array([0.3, 0.1, 0.7, 0.6, 0.9])
+    assert voc(s) == pytest.approx(voc(np.exp(5 * s)))
+
+
+def test_voc_constant_predictions():
+    assert np.isnan(voc([0.5, 0.5, 0.5]))
+    assert voc([0.5, 0.5, 0.5], constant="zero") == 0.0
+    assert np.isnan(voc([0.2]))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        voc([0.1, np.nan])
+    with pytest.raises(ValueError, match="constant"):
+        voc([1, 2], constant="skip")
+    per = voc_per_episode([[1, 2, 3], [3, 2, 1], [1, 1]], constant="zero")
+    np.testing.assert_allclose(per, [1, -1, 0])
+
+
+def test_aggregate_voc_mean_over_episodes_then_datasets():
+    overall, per = aggregate_voc({"a": [1.0, 0.5, np.nan], "b": [0.0], "c": [np.nan]})
+    assert per["a"] == pytest.approx(0.75) and per["b"] == 0.0 and np.isnan(per["c"])
+    assert overall == pytest.approx(0.375)  # unweighted over datasets: a has 2 valid episodes, b 1
+    with pytest.raises(ValueError, match="no datasets"):
+        aggregate_voc({})
+
+
+def test_success_score_and_auc():
+    assert success_score([-5.0, -4.0, -3.0, -2.0, -1.0]) == pytest.approx(-2.0)
+    assert success_score([-5.0, -1.0]) == pytest.approx(-3.0)  # fewer than 3 prefixes: all of them
+    # positives 0.35, 0.8 vs negatives 0.1, 0.4: 3 of 4 pairs ordered correctly
+    assert success_auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="both successful and failed"):
+        success_auc([0.1, 0.2], [True, True])
+
+
+def test_static_frame_voc_detects_length_bias():
+    frame = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    seen = {}
+
+    def length_biased(video):  # score grows with the prefix length only
+        seen["shape"] = video.shape
+        lengths = sorted(set(np.linspace(1, len(video), min(15, len(video))).astype(int)))
+        return np.log(np.asarray(lengths, dtype=float))
+
+    def content_only(video):  # score depends on what the prefix shows: a static video is constant
+        lengths = sorted(set(np.linspace(1, len(video), min(15, len(video))).astype(int)))
+        return np.array([video[:n].mean() for n in lengths])
+
+    assert static_frame_voc(length_biased, frame, 32) == pytest.approx(1.0)
+    assert seen["shape"] == (32, 8, 8, 3)
+    assert np.isnan(static_frame_voc(content_only, frame, 32))
+    assert static_frame_voc(content_only, frame, 32, constant="zero") == 0.0
+    with pytest.raises(ValueError, match="first_frame"):
+        static_frame_voc(content_only, frame[0], 4)
