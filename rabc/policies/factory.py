@@ -97,7 +97,7 @@ def _config_kwargs(name: str, chunk_size: int | None, n_action_steps: int | None
         if horizon % factor:
             raise ValueError(
                 f"chunk_size={horizon} must be a multiple of the U-Net downsampling factor 2**len(down_dims)={factor} "
-                f"(down_dims={down_dims}); e.g. chunk_size={max(factor, horizon // factor * factor)}"
+                f"(down_dims={down_dims}); nearest valid: {sorted({max(factor, horizon // factor * factor), -(-horizon // factor) * factor})}"
             )
         kw.setdefault("n_action_steps", horizon // 2)  # lerobot 64/32, original Diffusion Policy 16/8
         if kw["n_action_steps"] > horizon - n_obs + 1:
