@@ -73,11 +73,12 @@ def segments(table: ProgressTable) -> Segments:
     n = len(ep)
     if n == 0:
         raise ValueError("progress table is empty")
+    pos_t = np.int32 if n < 2**31 - 1 else np.int64  # halves the memory traffic of the (N,) position arrays
     is_start = np.empty(n, dtype=bool)
     is_start[0] = True
     np.not_equal(ep[1:], ep[:-1], out=is_start[1:])
-    starts = np.flatnonzero(is_start)
-    ends = np.append(starts[1:], n)
+    starts = np.flatnonzero(is_start).astype(pos_t)
+    ends = np.append(starts[1:], pos_t(n))
     seg_ep = ep[starts]
     if len(np.unique(seg_ep)) != len(seg_ep):
         vals, counts = np.unique(seg_ep, return_counts=True)
@@ -92,7 +93,7 @@ def segments(table: ProgressTable) -> Segments:
             f"episode {int(ep[row])} has a gap in its global index between {int(idx[row])} and "
             f"{int(idx[row + 1])}: the progress table must hold every frame"
         )
-    seg_id = np.cumsum(is_start) - 1
+    seg_id = np.cumsum(is_start, dtype=pos_t) - 1
     return Segments(starts, ends, seg_ep, starts[seg_id], ends[seg_id], seg_id)
 
 
@@ -135,7 +136,7 @@ def apply_nan_policy(progress: np.ndarray, seg: Segments, policy: str) -> tuple[
     if policy == "zero":
         return p, ~nan, n_nan
     # interpolate: previous/next valid row within the same episode, found with running max/min over positions
-    pos = np.arange(len(p))
+    pos = np.arange(len(p), dtype=seg.start.dtype)
     valid = ~nan
     prev = np.maximum.accumulate(np.where(valid, pos, -1))
     nxt = np.minimum.accumulate(np.where(valid, pos, len(p))[::-1])[::-1]
@@ -162,7 +163,7 @@ def increments(
     forward (SARM Eq. 8, lerobot RA-BC): d_t = s_{min(t+H, end−1)} − s_t.
     Returns (d float64 (N,), valid (N,)); a frame is valid when both endpoints have finite progress.
     """
-    pos = np.arange(len(progress))
+    pos = np.arange(len(progress), dtype=seg.start.dtype)
     if direction == "backward":
         other = np.maximum(pos - horizon, seg.start)
         d = progress - progress[other]
