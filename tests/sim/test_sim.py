@@ -1,0 +1,107 @@
+"""Meta-World env factory, oracle progress and demo corruptions (real MuJoCo, headless)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rabc.sim import MetaWorldEnv, Quality, run_episode
+from rabc.types import OBS_ENV_STATE, OBS_STATE
+
+pytestmark = pytest.mark.sim
+
+
+@pytest.fixture(scope="module")
+def push_env():
+    with MetaWorldEnv("push-v3", camera="corner", image_size=48) as env:
+        yield env
+
+
+def test_env_observations_and_limits(push_env):
+    obs = push_env.reset(3)
+    assert obs[OBS_STATE].shape == (4,) and obs[OBS_ENV_STATE].shape == (17,)
+    img = obs["observation.images.corner"]
+    assert img.shape == (48, 48, 3) and img.dtype == np.uint8 and img.std() > 5
+    assert push_env.max_steps == push_env.unwrapped.max_path_length
+    assert push_env.instruction == "push the puck to the goal"
+    np.testing.assert_allclose(obs[OBS_ENV_STATE][-3:], push_env.unwrapped._target_pos, atol=1e-6)
+
+
+def test_seeds_deterministic_and_distinct(push_env):
+    a = push_env.reset(11)[OBS_ENV_STATE]
+    b = push_env.reset(12)[OBS_ENV_STATE]
+    c = push_env.reset(11)[OBS_ENV_STATE]
+    np.testing.assert_array_equal(a, c)
+    assert not np.allclose(a, b)
+
+
+def test_second_env_keeps_frames_alive():
+    """A closed (and collected) env must not blank a live env's frames."""
+    live = MetaWorldEnv("push-v3", image_size=32)
+    live.reset(0)
+    before = live.render()
+    other = MetaWorldEnv("drawer-open-v3", image_size=32)
+    other.reset(0)
+    other.close()
+    del other
+    import gc
+
+    gc.collect()
+    after = live.render()
+    live.close()
+    assert after.std() > 5
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("task", ["push-v3", "drawer-open-v3", "window-open-v3"])
+def test_oracle_monotone_for_clean_expert_and_one_at_success(task):
+    with MetaWorldEnv(task, camera=None) as env:
+        for seed in range(3):
+            ep = run_episode(env, seed, Quality.CLEAN)
+            p = ep.progress
+            assert ep.success and p.min() >= 0 and p.max() <= 1
+            assert p[0] < 0.05
+            assert np.max(np.maximum.accumulate(p) - p) < 0.02
+            assert np.all(p[ep.success_step :] == 1.0) and np.all(p[: ep.success_step] < 1.0)
+
+
+def test_episode_deterministic():
+    with MetaWorldEnv("pick-place-v3", image_size=24) as env:
+        a = run_episode(env, 5, Quality.DETOUR)
+        b = run_episode(env, 5, Quality.DETOUR)
+    for x, y in [(a.state, b.state), (a.action, b.action), (a.progress, b.progress), (a.images, b.images)]:
+        np.testing.assert_array_equal(x, y)
+
+
+def _progress_before(ep, t):
+    """Mean progress over frames [0, t), an early-ending episode holding its last value."""
+    p = np.pad(ep.progress, (0, max(0, t - len(ep))), mode="edge")[:t]
+    return float(p.mean())
+
+
+@pytest.mark.parametrize("task", ["push-v3", "pick-place-v3"])
+def test_each_corruption_hurts_against_clean(task):
+    """Same seed: hesitation, detours and failures never reach success by the clean expert's success frame (or
+    fail); action noise is the weak corruption (it barely hurts BC either): it lowers progress on average."""
+    noise_gap = []
+    with MetaWorldEnv(task, camera=None) as env:
+        for seed in range(4):
+            clean = run_episode(env, seed, Quality.CLEAN)
+            t = clean.success_step
+            for q in (Quality.HESITATE, Quality.DETOUR, Quality.FAIL):
+                ep = run_episode(env, seed, q)
+                assert not ep.success or ep.success_step > t, (task, seed, q.name)
+                assert _progress_before(ep, t) < _progress_before(clean, t), (task, seed, q.name)
+            fail = run_episode(env, seed, Quality.FAIL)
+            assert not fail.success and fail.progress.max() < 1.0
+            noisy = run_episode(env, seed, Quality.NOISE)
+            noise_gap.append(_progress_before(clean, t) - _progress_before(noisy, t))
+    assert np.mean(noise_gap) > 0, noise_gap
+
+
+def test_detour_regresses_progress():
+    with MetaWorldEnv("pick-place-v3", camera=None) as env:
+        ep = run_episode(env, 0, Quality.DETOUR)
+    start, n = ep.events["detour"]
+    p = ep.progress
+    assert p[start + n] < p[start] - 0.05  # moved away from the goal: progress went down
