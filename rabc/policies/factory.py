@@ -70,6 +70,12 @@ def _config_kwargs(name: str, chunk_size: int | None, n_action_steps: int | None
     if unknown:
         raise ValueError(f"unknown {cfg_cls.__name__} fields: {unknown}")
     kw = dict(overrides)
+    for (
+        key,
+        value,
+    ) in kw.items():  # YAML gives lists where lerobot's fields are tuples (down_dims, crop_shape)
+        if isinstance(value, list) and isinstance(fields[key].default, tuple):
+            kw[key] = tuple(value)
     if "pretrained_backbone_weights" in fields:
         kw.setdefault("pretrained_backbone_weights", None)  # no downloads: ImageNet weights are opt-in
     # lerobot leaves FeatureType.ENV out of its normalization maps (so the env state would go in raw): normalise
@@ -138,6 +144,32 @@ def wrap_policy(policy: nn.Module) -> PolicyAdapter:
     return ReductionNoneAdapter(policy)
 
 
+def build_config(
+    name: str,
+    *,
+    ds_meta: Any = None,
+    input_features: dict | None = None,
+    output_features: dict | None = None,
+    chunk_size: int | None = None,
+    n_action_steps: int | None = None,
+    use_images: bool = False,
+    device: str | None = None,
+    **overrides: Any,
+) -> Any:
+    """The validated lerobot config (``ACTConfig``, ``DiffusionConfig``, ...) :func:`make_policy` would build from;
+    no model is allocated. Same arguments as :func:`make_policy` minus ``dataset_stats``."""
+    from lerobot.policies.factory import make_policy_config
+    from lerobot.utils.device_utils import auto_select_torch_device
+
+    input_features, output_features = _policy_features(input_features, output_features, ds_meta, use_images)
+    kw = _config_kwargs(name, chunk_size, n_action_steps, overrides)
+    if device is None:  # the available accelerator (cuda, mps) or the CPU, as lerobot picks it
+        device = auto_select_torch_device().type
+    return make_policy_config(
+        name, input_features=input_features, output_features=output_features, device=device, **kw
+    )
+
+
 def make_policy(
     name: str,
     *,
@@ -148,7 +180,7 @@ def make_policy(
     chunk_size: int | None = None,
     n_action_steps: int | None = None,
     use_images: bool = False,
-    device: str = "cpu",
+    device: str | None = None,
     **overrides: Any,
 ) -> tuple[PolicyAdapter, Any, Any]:
     """Build ``(adapter, preprocessor, postprocessor)``.
@@ -159,30 +191,34 @@ def make_policy(
             ``output_features`` (``PolicyFeature`` dicts) plus ``dataset_stats``.
         dataset_stats: ``{key: {"mean"/"std"/"min"/"max": array}}``; default ``ds_meta.stats``.
         chunk_size: actions per prediction (ACT ``chunk_size``, Diffusion ``horizon``).
+        n_action_steps: actions executed per prediction (default: ACT ``chunk_size``, Diffusion ``chunk_size//2``).
         use_images: keep camera inputs (off: state + environment state, the fast CPU setting).
+        device: ``"cpu"``, ``"cuda"``, ...; ``None`` lets lerobot pick the available one. The preprocessor moves
+            batches to this device.
         **overrides: any other field of the lerobot config class (e.g. ``dim_model``, ``down_dims``).
     Returns:
-        The adapter (train mode, on ``device``) and lerobot's pre/post processor pipelines.
+        The adapter (train mode, on the config's device) and lerobot's pre/post processor pipelines.
     """
-    from lerobot.policies.factory import get_policy_class, make_policy_config, make_pre_post_processors
+    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
 
-    input_features, output_features = _policy_features(input_features, output_features, ds_meta, use_images)
+    cfg = build_config(
+        name, ds_meta=ds_meta, input_features=input_features, output_features=output_features,
+        chunk_size=chunk_size, n_action_steps=n_action_steps, use_images=use_images, device=device, **overrides,
+    )  # fmt: skip
     if dataset_stats is None and ds_meta is not None:
         dataset_stats = ds_meta.stats
-    kw = _config_kwargs(name, chunk_size, n_action_steps, overrides)
-    cfg = make_policy_config(
-        name, input_features=input_features, output_features=output_features, device=device, **kw
-    )
     _check_stats(cfg, dataset_stats)
-    policy = get_policy_class(name)(cfg).to(device)
+    policy = get_policy_class(name)(cfg).to(cfg.device)
     adapter = wrap_policy(policy)
     preprocessor, postprocessor = make_pre_post_processors(cfg, dataset_stats=dataset_stats)
     n_params = sum(p.numel() for p in policy.parameters())
-    logger.info("built %s: chunk_size=%d, %.2fM parameters", name, adapter.chunk_size, n_params / 1e6)
+    logger.info(
+        "built %s: chunk_size=%d, %.2fM parameters, %s", name, adapter.chunk_size, n_params / 1e6, cfg.device
+    )
     return adapter, preprocessor, postprocessor
 
 
-def load_pretrained(directory: str | Path, device: str = "cpu") -> tuple[PolicyAdapter, Any, Any]:
+def load_pretrained(directory: str | Path, device: str | None = None) -> tuple[PolicyAdapter, Any, Any]:
     """Load what :meth:`PolicyAdapter.save_pretrained` wrote (lerobot's layout) as ``(adapter, pre, post)``."""
     from lerobot.configs import PreTrainedConfig
     from lerobot.policies.factory import get_policy_class, make_pre_post_processors
@@ -195,7 +231,8 @@ def load_pretrained(directory: str | Path, device: str = "cpu") -> tuple[PolicyA
             f"{directory}: not a lerobot policy directory (config.json / model.safetensors missing)"
         )
     cfg = PreTrainedConfig.from_pretrained(directory)
-    cfg.device = device
-    policy = get_policy_class(cfg.type).from_pretrained(directory, config=cfg).to(device)
+    if device is not None:
+        cfg.device = device
+    policy = get_policy_class(cfg.type).from_pretrained(directory, config=cfg).to(cfg.device)
     preprocessor, postprocessor = make_pre_post_processors(cfg, pretrained_path=str(directory))
     return wrap_policy(policy), preprocessor, postprocessor
