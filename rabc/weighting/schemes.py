@@ -93,7 +93,9 @@ class Uniform(WeightingScheme):
     kind: ClassVar[str] = "uniform"
     name: str = "uniform"
 
-    def compute(self, progress, fps, seg, episode_info):  # type: ignore[no-untyped-def]
+    def compute(
+        self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
+    ) -> WeightResult:
         n = len(progress)
         return WeightResult(progress.index, np.zeros(n, np.float32), np.ones(n, np.float32))
 
@@ -157,7 +159,9 @@ class AdvantageScheme(WeightingScheme):
     def weights_from_advantage(self, adv: np.ndarray, valid: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def compute(self, progress, fps, seg, episode_info):  # type: ignore[no-untyped-def]
+    def compute(
+        self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
+    ) -> WeightResult:
         adv, ok, info = self.advantage(progress, fps, seg)
         w = np.zeros(len(adv), dtype=np.float64)
         w[ok] = self.weights_from_advantage(adv[ok], ok)
@@ -257,7 +261,9 @@ class Sarm(WeightingScheme):
 
     direction: ClassVar[str] = "forward"
 
-    def compute(self, progress, fps, seg, episode_info):  # type: ignore[no-untyped-def]
+    def compute(
+        self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
+    ) -> WeightResult:
         h = horizon_frames(self.horizon_s, fps)
         p, valid, n_nan = apply_nan_policy(progress.progress, seg, self.nan_policy)
         # like lerobot: float64 deltas for the statistics, cast to float32 for the weights
@@ -313,7 +319,9 @@ class Episode(WeightingScheme):
             raise ValueError(f"failure_weight must be non-negative, got {self.failure_weight}")
         check_temperature(self.temperature)
 
-    def compute(self, progress, fps, seg, episode_info):  # type: ignore[no-untyped-def]
+    def compute(
+        self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
+    ) -> WeightResult:
         info: dict[str, Any] = {"fps": float(fps), "source": self.source}
         if self.source == "success":
             if episode_info is None or episode_info.success is None:

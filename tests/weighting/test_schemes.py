@@ -192,3 +192,26 @@ def test_sarm_weights_lie_in_unit_interval_with_hand_thresholds():
     r = Sarm(horizon_s=0.1)(t, 10.0)
     assert r.weight[0] == 1.0 and r.weight[1] == 0.0  # +0.5, −0.1
     assert 0 <= r.weight[4] <= 1 and r.weight[3] == r.weight[5]  # δ=0.005 soft; clamped end frames δ=0
+
+
+def test_scaling_tau_and_cap_scales_weights_only():
+    # TOP-AWR weights scale with (τ, δ_max) together, so the normalised loss weights w / Σw are unchanged
+    t = synth_progress([40, 30], seed=8)
+    a = TopAWR(horizon_s=0.5, temperature="std/3")(t, 10.0)
+    b = TopAWR(horizon_s=0.5, temperature="std/3", tau=6.0, max_weight=6.0)(t, 10.0)
+    np.testing.assert_allclose(b.weight, 3 * a.weight, rtol=1e-6)
+    np.testing.assert_allclose(b.weight / b.weight.sum(), a.weight / a.weight.sum(), rtol=1e-6)
+    np.testing.assert_array_equal(a.advantage, b.advantage)
+
+
+def test_global_index_offset_and_row_order_do_not_matter():
+    t = synth_progress([40, 30, 20], seed=10)
+    shifted = synth_progress([40, 30, 20], seed=10, start_index=10_000)
+    perm = np.random.default_rng(0).permutation(len(t))
+    shuffled = ProgressTable(t.index[perm], t.episode_index[perm], t.frame_index[perm], t.progress[perm])
+    scheme = TopAWR(horizon_s=0.5, temperature="std/3")
+    ref = scheme(t, 10.0)
+    np.testing.assert_array_equal(scheme(shifted, 10.0).weight, ref.weight)
+    got = scheme(shuffled, 10.0)  # ProgressTable sorts by global index
+    np.testing.assert_array_equal(got.index, t.index)
+    np.testing.assert_array_equal(got.weight, ref.weight)
