@@ -63,7 +63,9 @@ class WeightedBCModule(pl.LightningModule):
     # --- helpers -------------------------------------------------------------------------------------------
     def _prepare(self, batch: dict) -> tuple[dict, torch.Tensor]:
         if SAMPLE_WEIGHT not in batch:
-            raise KeyError(f"batch has no {SAMPLE_WEIGHT!r}: use rabc.data.WeightedDataset (uniform weights for BC)")
+            raise KeyError(
+                f"batch has no {SAMPLE_WEIGHT!r}: use rabc.data.WeightedDataset (uniform weights for BC)"
+            )
         batch = dict(batch)
         weights = batch.pop(SAMPLE_WEIGHT).float()
         if self.preprocessor is not None:
@@ -86,17 +88,28 @@ class WeightedBCModule(pl.LightningModule):
         per_sample = self.policy.compute_loss(batch)  # (B,)
         global_w = self._global_sum(weights.sum())
         bs = per_sample.shape[0]
-        self.log_dict({f"weights/{k}": v for k, v in weight_stats(weights, self.weight_cap).items()}, batch_size=bs)
+        self.log_dict(
+            {f"weights/{k}": v for k, v in weight_stats(weights, self.weight_cap).items()}, batch_size=bs
+        )
         self.log("train/loss_unweighted", per_sample.detach().mean(), prog_bar=True, batch_size=bs)
         if global_w <= 0:
             # Returning None skips backward and the optimizer update (no momentum / weight-decay change).
             self.skipped_steps += 1
             self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
-            log.warning("step %d: every weight in the batch is zero; optimizer step skipped", self.global_step)
+            log.warning(
+                "step %d: every weight in the batch is zero; optimizer step skipped", self.global_step
+            )
             return None
         world = self.trainer.world_size if self.trainer is not None else 1
         loss = weighted_mean(per_sample, weights, global_w / world)
-        self.log("train/loss", loss.detach() / world, prog_bar=True, batch_size=bs, sync_dist=world > 1, reduce_fx="sum")
+        self.log(
+            "train/loss",
+            loss.detach() / world,
+            prog_bar=True,
+            batch_size=bs,
+            sync_dist=world > 1,
+            reduce_fx="sum",
+        )
         if self.histogram_every and self.global_step % self.histogram_every == 0:
             self._log_histogram(weights)
         return loss
@@ -120,7 +133,10 @@ class WeightedBCModule(pl.LightningModule):
         optimizer = self.optimizer_factory(self.policy.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"},
+        }
 
     def _log_histogram(self, weights: torch.Tensor) -> None:
         logger = self.logger

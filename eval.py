@@ -1,0 +1,21 @@
+"""Evaluate a checkpoint by rollouts on held-out seeds: ``python eval.py checkpoint=<run dir>``."""
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from rabc.lit.evaluate import evaluate
+
+    kw = OmegaConf.to_container(cfg, resolve=True)
+    report = evaluate(kw.pop("checkpoint"), **kw)
+    overall = report["overall"]
+    print(
+        f"success {overall['successes']}/{overall['episodes']} = {overall['rate']:.3f} "
+        f"(95% CI {overall['ci95'][0]:.3f}-{overall['ci95'][1]:.3f})"
+    )
+
+
+if __name__ == "__main__":
+    main()

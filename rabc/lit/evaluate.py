@@ -1,0 +1,170 @@
+"""Evaluate a trained policy by closed-loop rollouts on held-out seeds (and held-out tasks).
+
+The policy and its processors are rebuilt from the run's own exported ``policy/`` directory (lerobot layout); the
+tasks default to the run's training tasks, the seeds to a block disjoint from every seed the demos used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rabc.data import episode_table, read_sidecar
+from rabc.io import RabcFileError, write_json
+from rabc.metrics import wilson_interval
+from rabc.policies import load_pretrained
+from rabc.sim.rollout import rollout_task
+
+log = logging.getLogger(__name__)
+
+#: Evaluation seed blocks, far from the demo generator's seeds; each split is checked for overlap anyway.
+SEED_BASE = {"val": 10_000_000, "test": 20_000_000}
+
+
+def eval_seeds(split: str, n: int, demo_seeds: Sequence[int] = ()) -> list[int]:
+    if split not in SEED_BASE:
+        raise ValueError(f"seed split must be one of {sorted(SEED_BASE)}, got {split!r}")
+    seeds = list(range(SEED_BASE[split], SEED_BASE[split] + n))
+    clash = set(seeds) & {int(s) for s in demo_seeds}
+    if clash:
+        raise ValueError(f"evaluation seeds {sorted(clash)[:5]} were used for demonstrations")
+    return seeds
+
+
+def make_act_fn(policy, preprocessor, postprocessor, device: str = "cpu"):
+    """numpy obs batch (lerobot keys) -> numpy actions (B, A), through lerobot's processors."""
+
+    def act(obs: dict[str, np.ndarray]) -> np.ndarray:
+        batch = {}
+        for k, v in obs.items():
+            t = torch.as_tensor(v)
+            if t.dtype == torch.uint8:  # (B, H, W, C) camera frames -> (B, C, H, W) floats in [0, 1]
+                t = t.permute(0, 3, 1, 2).float() / 255.0
+            batch[k] = t.to(device)
+        with torch.no_grad():
+            action = policy.select_action(preprocessor(batch))
+            action = postprocessor(action)
+        return action.detach().cpu().numpy()
+
+    return act
+
+
+def find_policy_dir(checkpoint: str | Path) -> Path:
+    """A run directory (its ``policy/``) or a lerobot policy directory."""
+    path = Path(checkpoint)
+    for cand in (path / "policy", path):
+        if (cand / "config.json").is_file():
+            return cand
+    raise RabcFileError(f"{path}: no exported policy (expected {path / 'policy'}/config.json)")
+
+
+def evaluate(
+    checkpoint: str | Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    heldout_tasks: Sequence[str] | None = None,
+    episodes: int = 20,
+    seed_split: str = "test",
+    batch_size: int = 10,
+    max_steps: int | None = None,
+    record_videos: int = 0,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Roll out the policy of ``checkpoint`` and write ``eval.json`` (default: into the run directory)."""
+    policy_dir = find_policy_dir(checkpoint)
+    run_dir = policy_dir.parent if policy_dir.name == "policy" else policy_dir
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    root = run.get("dataset_root")
+    sidecar = read_sidecar(root) if root else None
+    demo_seeds = sidecar.get("all_seeds", []) if sidecar else []
+    if tasks is None or heldout_tasks is None:
+        if not root:
+            raise ValueError(f"{run_dir}: no run.json with the dataset root; give tasks explicitly")
+        eps = episode_table(root)
+        train_eps = set(run.get("train_episodes", []))
+        if tasks is None:
+            tasks = sorted(set(eps.loc[eps["episode_index"].isin(train_eps), "env_task"]))
+        if heldout_tasks is None:
+            heldout_tasks = sorted(set(eps.loc[eps["heldout"].astype(bool), "env_task"]))
+    seeds = eval_seeds(seed_split, episodes, demo_seeds)
+    policy, pre, post = load_pretrained(policy_dir)
+    policy.eval()
+    act = make_act_fn(policy, pre, post)
+    cam = None
+    image_keys = [k for k in policy.config.input_features if k.startswith("observation.images.")]
+    if image_keys or record_videos:
+        cam = image_keys[0].rsplit(".", 1)[-1] if image_keys else "corner"
+
+    def run_tasks(names: Sequence[str]) -> dict[str, Any]:
+        res = {}
+        for task in names:
+            r = rollout_task(
+                act,
+                policy.reset,
+                task,
+                seeds,
+                batch_size=batch_size,
+                camera=cam,
+                max_steps=max_steps,
+                record_videos=record_videos,
+            )
+            _, lo, hi = wilson_interval(int(r.success.sum()), len(seeds))
+            res[task] = {
+                "episodes": len(seeds),
+                "successes": int(r.success.sum()),
+                "rate": r.rate,
+                "ci95": [lo, hi],
+                "mean_steps": float(r.steps.mean()),
+            }
+            if r.videos and out is not None:
+                _save_videos(Path(out).parent / "videos" / task, r.videos)
+        return res
+
+    def pooled(res: dict[str, Any]) -> dict[str, Any]:
+        n = sum(v["episodes"] for v in res.values())
+        k = sum(v["successes"] for v in res.values())
+        return {
+            "episodes": n,
+            "successes": k,
+            "rate": k / n if n else float("nan"),
+            "ci95": list(wilson_interval(k, n)[1:]) if n else [float("nan")] * 2,
+        }
+
+    per_task = run_tasks(tasks)
+    heldout = run_tasks(heldout_tasks)
+    config = run.get("config", {})
+    report = {
+        "checkpoint": str(policy_dir),
+        "name": run.get("name"),
+        "policy": policy.config.type,
+        "weighting": (config.get("weighting") or {}).get("name"),
+        "progress": run.get("progress"),
+        "train_seed": run.get("seed"),
+        "seed_split": seed_split,
+        "seeds": seeds,
+        "tasks": per_task,
+        "overall": pooled(per_task),
+        "heldout_tasks": heldout,
+        "heldout_overall": pooled(heldout) if heldout else None,
+        "git_sha": run.get("git_sha"),
+        "config_hash": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
+    }
+    out = Path(out) if out is not None else run_dir / f"eval_{seed_split}.json"
+    write_json(out, report)
+    log.info("overall success %.3f %s -> %s", report["overall"]["rate"], report["overall"]["ci95"], out)
+    return report
+
+
+def _save_videos(directory: Path, videos: list[np.ndarray], fps: int = 30) -> None:
+    import imageio.v3 as iio
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, frames in enumerate(videos):
+        iio.imwrite(directory / f"episode_{i}.mp4", frames, fps=fps)

@@ -1,0 +1,190 @@
+"""``train(cfg)``: what ``python train.py`` does after Hydra has composed the config.
+
+dataset → weights (computed from the progress parquet, or a given weights.parquet) → policy + processors →
+Lightning fit → lerobot export. Every run directory holds what reproduces it: ``run.json`` (resolved config, seed,
+git sha, dataset fingerprint, progress/weights hashes), ``weights.parquet`` + diagnostics, Lightning checkpoints,
+TensorBoard logs, and ``policy/`` in lerobot's own layout (EMA weights when enabled).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rabc import __version__
+from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
+from rabc.io import file_sha256, write_json
+from rabc.lit.datamodule import WeightedDataModule, in_memory_frames, lerobot_frames
+from rabc.lit.module import WeightedBCModule
+from rabc.policies import make_policy
+from rabc.weighting import (
+    EpisodeInfo,
+    WeightTable,
+    compute_weights,
+    format_diagnostics,
+    weight_diagnostics,
+    write_weights,
+)
+
+log = logging.getLogger(__name__)
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        )
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def prepare_weights(
+    cfg: DictConfig, run_dir: Path, episodes, fingerprint: str, num_frames: int
+) -> WeightTable:
+    """Load ``cfg.weights`` or compute them from ``cfg.progress`` with ``cfg.weighting`` into the run dir."""
+    if cfg.weights:
+        table = WeightTable.load(
+            cfg.weights,
+            expect_num_frames=num_frames,
+            expect_fingerprint=fingerprint,
+            fallback_weight=cfg.data.fallback_weight,
+        )
+    else:
+        from rabc.progress import read_progress
+
+        read_progress(
+            cfg.progress, expect_num_frames=num_frames, expect_fingerprint=fingerprint
+        )  # provenance
+        scheme_cfg = OmegaConf.to_container(cfg.weighting, resolve=True)
+        scheme = instantiate(scheme_cfg)
+        info = EpisodeInfo(episodes["episode_index"].to_numpy(), episodes["success"].to_numpy(dtype=bool))
+        result, meta = compute_weights(cfg.progress, scheme, episode_info=info)
+        meta["dataset_fingerprint"] = fingerprint
+        write_weights(run_dir / "weights.parquet", result, meta)
+        table = WeightTable.load(
+            run_dir / "weights.parquet",
+            expect_num_frames=num_frames,
+            expect_fingerprint=fingerprint,
+            fallback_weight=cfg.data.fallback_weight,
+        )
+    # per-frame quality / success labels for the diagnostics (episodes are contiguous ranges of global index)
+    eps = episodes.sort_values("from_index")
+    index = np.arange(int(eps["from_index"].iloc[0]), int(eps["to_index"].iloc[-1]))
+    row = np.searchsorted(eps["to_index"].to_numpy(), index, side="right")  # (N,) episode row of each frame
+    w = table.lookup(index)
+    diag = weight_diagnostics(
+        w,
+        quality=eps["quality_name"].to_numpy()[row],
+        success=eps["success"].to_numpy()[row].astype(bool),
+        max_weight=getattr(cfg.weighting, "max_weight", None),
+    )
+    write_json(run_dir / "weights_diagnostics.json", diag)
+    log.info("weights (%s):\n%s", cfg.weighting.name, format_diagnostics(diag))
+    return table
+
+
+def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(cfg.seed, workers=True)
+    root = Path(cfg.dataset.root)
+    ds_full = load_dataset(root)
+    meta = ds_full.meta
+    fingerprint = dataset_fingerprint(root)
+    episodes = episode_table(root)
+    table = prepare_weights(cfg, run_dir, episodes, fingerprint, int(meta.total_frames))
+
+    split = split_episodes(root, val_fraction=cfg.data.val_fraction, seed=cfg.seed)
+    train_eps, val_eps = split["train"], split["val"]
+    if cfg.data.tasks:
+        keep = set(episodes.loc[episodes["env_task"].isin(list(cfg.data.tasks)), "episode_index"])
+        unknown = set(cfg.data.tasks) - set(episodes["env_task"])
+        if unknown:
+            raise ValueError(f"data.tasks names tasks absent from the dataset: {sorted(unknown)}")
+        train_eps, val_eps = [e for e in train_eps if e in keep], [e for e in val_eps if e in keep]
+    policy_cfg = OmegaConf.to_container(cfg.policy, resolve=True)
+    policy_name = policy_cfg.pop("name")
+    policy, preprocessor, postprocessor = make_policy(policy_name, ds_meta=meta, **policy_cfg)
+    use_images = bool(policy_cfg.get("use_images", False))
+    if use_images:
+        frames = lerobot_frames(meta.repo_id, root, policy.delta_timestamps(meta.fps))
+    else:
+        hf = ds_full.hf_dataset.with_format("numpy")
+        keys = ["index", "episode_index", *policy.config.input_features, "action"]
+        columns = {k: np.asarray(hf[k]) for k in keys}
+        bounds = {int(r.episode_index): (int(r.from_index), int(r.to_index)) for r in episodes.itertuples()}
+        frames = in_memory_frames(columns, bounds, policy.delta_indices(), keys)
+    dm = WeightedDataModule(
+        frames,
+        train_eps,
+        val_eps,
+        table,
+        batch_size=cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        sampling=cfg.data.sampling,
+        seed=cfg.seed,
+    )
+    optimizer = partial(torch.optim.AdamW, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = None
+    if cfg.optim.warmup_steps:
+        warm = int(cfg.optim.warmup_steps)
+        scheduler = partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=lambda s: min(1.0, (s + 1) / warm))
+    module = WeightedBCModule(
+        policy,
+        optimizer,
+        preprocessor=preprocessor,
+        scheduler=scheduler,
+        ema_decay=cfg.ema_decay,
+        weight_cap=getattr(cfg.weighting, "max_weight", None),
+    )
+    callbacks = [
+        pl.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0),
+        pl.callbacks.LearningRateMonitor(logging_interval="step"),
+    ]
+    logger = instantiate(cfg.logger) if cfg.logger and "_target_" in cfg.logger else False
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir)
+    )
+
+    record = {
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "rabc_version": __version__,
+        "git_sha": git_sha(),
+        "dataset_root": str(root),
+        "dataset_fingerprint": fingerprint,
+        "progress": cfg.progress,
+        "progress_sha256": file_sha256(cfg.progress)
+        if cfg.progress and Path(cfg.progress).is_file()
+        else None,
+        "weights_sha256": file_sha256(cfg.weights or run_dir / "weights.parquet"),
+        "train_episodes": train_eps,
+        "val_episodes": val_eps,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    write_json(run_dir / "run.json", record)
+    ckpt = cfg.ckpt_path
+    if ckpt == "last":
+        ckpt = str(run_dir / "checkpoints" / "last.ckpt")
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
+
+    if trainer.is_global_zero:
+        module.eval_policy.save_pretrained(run_dir / "policy", preprocessor, postprocessor)
+    result = {
+        "run_dir": str(run_dir),
+        "steps": int(trainer.global_step),
+        "skipped_steps": int(module.skipped_steps),
+        **{k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
+    }
+    write_json(run_dir / "train_result.json", result)
+    return result
