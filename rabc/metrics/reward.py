@@ -52,7 +52,8 @@ def aggregate_voc(per_dataset: Mapping[str, Sequence[float] | np.ndarray]) -> tu
     left out and logged), then the unweighted mean over datasets.
 
     Returns (benchmark score, {dataset: mean VOC}). A dataset whose every episode is NaN has mean NaN and is left
-    out of the benchmark mean.
+    out of the benchmark mean. GVL parse failures, which the paper excludes, can be passed as NaN too (use
+    ``voc(..., constant="zero")`` for GVL's constant predictions, which count as 0).
     """
     if not per_dataset:
         raise ValueError("no datasets to aggregate")
