@@ -140,11 +140,18 @@ def cached_prefix_logprobs(
         emb = emb.masked_scatter(mask[..., None], rows.to(emb.dtype))
         return emb, mask, [d[idx].flatten(0, 1) for d in deep]
 
-    def positions(seq: np.ndarray, groups: int) -> torch.Tensor:
+    def positions(seq: np.ndarray, start: int) -> torch.Tensor:
+        """M-RoPE ids (3, 1, S) of ``seq`` whose first token sits where the running position is ``start``.
+
+        ``get_rope_index`` only counts forward (each token or group starts at the previous maximum + 1), so
+        the ids of a prefix's remainder equal its own full ``get_rope_index`` sliced there, at a fraction of
+        the cost of re-indexing the whole prefix for every anchor.
+        """
         tok = torch.as_tensor(seq, device=device)[None]
-        grid = torch.tensor([[groups, patches_h, patches_w]], device=device)
+        groups = int((tok == vstart_id).sum())
+        grid = torch.tensor([[groups, patches_h, patches_w]], device=device) if groups else None
         pos, _ = inner.get_rope_index(tok, mm_token_type_ids=(tok == video_id).int() * 2, video_grid_thw=grid)
-        return pos  # (3, 1, S)
+        return pos + start
 
     # 3. one LM pass over the longest shared part (positions from the full episode's own rope index).
     s_max = max(shared_len.values())
@@ -152,7 +159,8 @@ def cached_prefix_logprobs(
     if s_max > 0:
         n_groups_shared = int((ref[:s_max] == vstart_id).sum())
         emb, mask, ds = embed(ref[:s_max], list(range(n_groups_shared)))
-        pos = positions(ref, -(-n_frames // 2))[..., :s_max]
+        pos = positions(ref[:s_max], 0)  # (3, 1, s_max)
+        next_pos = pos[:, 0].amax(0).cummax(0).values + 1  # (s_max,) running position after each token
         out = lm(inputs_embeds=emb, position_ids=pos, use_cache=True, visual_pos_masks=mask,
                  deepstack_visual_embeds=ds)  # fmt: skip
         shared = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
@@ -168,7 +176,7 @@ def cached_prefix_logprobs(
         if groups_in_rest > (L % 2):
             raise RuntimeError(f"prefix {L}: {groups_in_rest} groups left outside the shared cache")
         emb, mask, ds = embed(rest, [odd_slot[L]] if groups_in_rest else [])
-        pos = positions(seq, -(-L // 2))[..., s:]
+        pos = positions(rest, int(next_pos[s - 1]) if s > 0 else 0)
         cache = _dynamic_cache_view(model, shared, s) if s > 0 else None
         out = lm(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=cache is not None,
                  visual_pos_masks=mask, deepstack_visual_embeds=ds)  # fmt: skip
