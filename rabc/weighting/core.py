@@ -155,23 +155,35 @@ def apply_nan_policy(progress: np.ndarray, seg: Segments, policy: str) -> tuple[
 
 
 def increments(
-    progress: np.ndarray, valid: np.ndarray, seg: Segments, horizon: int, direction: str
+    progress: np.ndarray,
+    valid: np.ndarray,
+    seg: Segments,
+    horizon: int,
+    direction: str,
+    rescale_partial: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Progress increments over ``horizon`` frames, clamped at the episode boundary.
 
     backward (TOPReward Eq. 3, the paper's a_t): d_t = s_t − s_{max(t−H, start)};
     forward (SARM Eq. 8, lerobot RA-BC): d_t = s_{min(t+H, end−1)} − s_t.
+    A clamped increment spans k < H frames; ``rescale_partial`` multiplies it by H / k so the first (backward) or
+    last (forward) H frames of an episode are not ranked low merely for spanning less time (k = 0 gives 0).
     Returns (d float64 (N,), valid (N,)); a frame is valid when both endpoints have finite progress.
     """
     pos = np.arange(len(progress), dtype=seg.start.dtype)
     if direction == "backward":
         other = np.maximum(pos - horizon, seg.start)
         d = progress - progress[other]
+        span = pos - other
     elif direction == "forward":
         other = np.minimum(pos + horizon, seg.end - 1)
         d = progress[other] - progress
+        span = other - pos
     else:
         raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
+    if rescale_partial:
+        partial = span < horizon
+        d[partial] *= horizon / np.maximum(span[partial], 1)
     ok = valid & valid[other]
     return np.where(ok, d, np.nan), ok
 

@@ -113,6 +113,8 @@ class AdvantageScheme(WeightingScheme):
         temperature: T, a positive float or ``"std"`` / ``"std/k"`` (std of d over the dataset, divided by k).
         direction: ``"backward"`` (paper) or ``"forward"``.
         center: subtract the dataset mean of d.
+        rescale_partial: scale increments clamped at the episode boundary (span k < H frames) by H / k, so the
+            first (backward) or last (forward) H frames of each episode are not ranked low for spanning less time.
         nan_policy: ``"error"`` | ``"zero"`` (NaN frames get weight 0, excluded from statistics) | ``"interpolate"``.
     """
 
@@ -121,6 +123,7 @@ class AdvantageScheme(WeightingScheme):
     temperature: float | str = 1.0
     direction: str = "backward"
     center: bool = True
+    rescale_partial: bool = False
     nan_policy: str = "error"
 
     def __post_init__(self) -> None:
@@ -138,7 +141,7 @@ class AdvantageScheme(WeightingScheme):
         """Returns (A float64 (N,) NaN where invalid, valid mask (N,), info dict)."""
         h = horizon_frames(self.horizon_s, fps)
         p, valid, n_nan = apply_nan_policy(progress.progress, seg, self.nan_policy)
-        d, ok = increments(p, valid, seg, h, self.direction)
+        d, ok = increments(p, valid, seg, h, self.direction, self.rescale_partial)
         dv = d[ok]
         mean = float(dv.mean()) if dv.size else 0.0
         std = float(dv.std()) if dv.size else 0.0

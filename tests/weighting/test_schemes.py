@@ -215,3 +215,14 @@ def test_global_index_offset_and_row_order_do_not_matter():
     got = scheme(shuffled, 10.0)  # ProgressTable sorts by global index
     np.testing.assert_array_equal(got.index, t.index)
     np.testing.assert_array_equal(got.weight, ref.weight)
+
+
+def test_rescale_partial_removes_the_episode_boundary_bias():
+    # a linear ramp: every full 4-frame increment is 4·0.1; clamped ones span k < 4 frames
+    t = table(np.arange(10) * 0.1, np.zeros(10, int))
+    clamp = ExpAdv(horizon_s=0.4, center=False)(t, 10.0)
+    np.testing.assert_allclose(clamp.advantage, [0, 0.1, 0.2, 0.3] + [0.4] * 6, atol=1e-6)
+    rescaled = ExpAdv(horizon_s=0.4, center=False, rescale_partial=True)(t, 10.0)
+    np.testing.assert_allclose(rescaled.advantage, [0] + [0.4] * 9, atol=1e-6)
+    fwd = ExpAdv(horizon_s=0.4, center=False, rescale_partial=True, direction="forward")(t, 10.0)
+    np.testing.assert_allclose(fwd.advantage, [0.4] * 9 + [0], atol=1e-6)
