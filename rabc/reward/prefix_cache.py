@@ -75,13 +75,17 @@ def cached_prefix_logprobs(
     lengths: np.ndarray,
     answer_ids: tuple[int, int],
     stats: SweepStats | None = None,
+    batch_size: int = 1,
 ) -> np.ndarray:
     """log p of (answer, negative answer) for each prefix length, numerically equal to the naive sweep.
 
     text: prompt with one video slot, ending in the answer token; clip: the episode's frames (F, 3, h, w),
-    already resized; lengths: (K,) prefix lengths in frames, 1 <= L <= F. Returns (K, 2) float64.
+    already resized; lengths: (K,) prefix lengths in frames, 1 <= L <= F; batch_size: remainders per LM call
+    (> 1 pays off on GPUs; sequential on CPU). Returns (K, 2) float64.
     """
     stats = stats if stats is not None else SweepStats()
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model, tps = adapter.model, adapter.temporal_patch_size
     if tps != 2:
         raise ValueError(f"the cached sweep assumes groups of 2 frames, got temporal_patch_size={tps}")
@@ -167,8 +171,9 @@ def cached_prefix_logprobs(
         stats.lm_tokens += s_max
         stats.lm_calls += 1
 
-    # 4. per prefix: a view of the shared cache + the prefix's own remainder tokens.
+    # 4. per prefix: a view of the shared cache + the prefix's own remainder tokens (optionally batched).
     result = np.empty((len(lengths), 2), dtype=np.float64)
+    jobs = []  # (row in result, shared length s, remainder embeddings, mask, deepstack rows, positions)
     for k, L in enumerate(int(x) for x in lengths):
         seq, s = ids[L], shared_len[L]
         rest = seq[s:]
@@ -176,13 +181,61 @@ def cached_prefix_logprobs(
         if groups_in_rest > (L % 2):
             raise RuntimeError(f"prefix {L}: {groups_in_rest} groups left outside the shared cache")
         emb, mask, ds = embed(rest, [odd_slot[L]] if groups_in_rest else [])
-        pos = positions(rest, int(next_pos[s - 1]) if s > 0 else 0)
-        cache = _dynamic_cache_view(model, shared, s) if s > 0 else None
-        out = lm(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=cache is not None,
-                 visual_pos_masks=mask, deepstack_visual_embeds=ds)  # fmt: skip
-        logits = model.lm_head(out.last_hidden_state[:, -2])  # (1, V)
-        logp = torch.log_softmax(logits[0].float(), dim=-1)  # TOPReward Eq. 1, fp32
-        result[k] = logp[list(answer_ids)].double().cpu().numpy()
+        jobs.append((k, s, emb, mask, ds, positions(rest, int(next_pos[s - 1]) if s > 0 else 0)))
         stats.lm_tokens += len(rest)
+    jobs.sort(key=lambda job: job[1])  # similar shared lengths together: less masked cache per batch
+    for b in range(0, len(jobs), batch_size):
+        batch = jobs[b : b + batch_size]
+        run = _run_remainder if len(batch) == 1 else _run_remainder_batch
+        logits = run(model, shared, batch)  # (B, V), each at its own position -2
+        logp = torch.log_softmax(logits.float(), dim=-1)  # TOPReward Eq. 1, fp32
+        rows = [job[0] for job in batch]
+        result[rows] = logp[:, list(answer_ids)].double().cpu().numpy()
         stats.lm_calls += 1
     return result
+
+
+def _run_remainder(model, shared, batch) -> torch.Tensor:
+    """One prefix: its remainder on top of a view of the shared cache cut at its own shared length."""
+    (_, s, emb, mask, ds, pos) = batch[0]
+    cache = _dynamic_cache_view(model, shared, s) if s > 0 else None
+    out = model.model.language_model(inputs_embeds=emb, position_ids=pos, past_key_values=cache,
+                                     use_cache=cache is not None, visual_pos_masks=mask, deepstack_visual_embeds=ds)  # fmt: skip
+    return model.lm_head(out.last_hidden_state[:, -2])  # (1, V)
+
+
+def _run_remainder_batch(model, shared, batch) -> torch.Tensor:
+    """Several prefixes in one LM call (for GPUs): the shared cache up to the batch's longest shared length,
+    with each prefix's cache positions past its own shared length masked out, remainders right-padded.
+
+    Positions are explicit (M-RoPE ids), so masked cache rows and padding leave every prefix's logits as in its
+    own forward, up to float reassociation.
+    """
+    s_max = max(job[1] for job in batch)
+    r_max = max(job[2].shape[1] for job in batch)
+    n, device = len(batch), batch[0][2].device
+    emb = batch[0][2].new_zeros(n, r_max, batch[0][2].shape[-1])  # (B, R, D)
+    pos = torch.zeros(3, n, r_max, dtype=torch.long, device=device)  # (3, B, R)
+    vis = torch.zeros(n, r_max, dtype=torch.bool, device=device)  # (B, R)
+    attn = torch.ones(n, s_max + r_max, dtype=torch.long, device=device)  # (B, S + R)
+    deep: list[list[torch.Tensor]] = []
+    for i, (_, s, e, m, ds, p) in enumerate(batch):
+        r = e.shape[1]
+        emb[i, :r], pos[:, i, :r], pos[:, i, r:] = e[0], p[:, 0], p[:, 0, -1:]
+        attn[i, s:s_max], attn[i, s_max + r :] = 0, 0
+        if m is not None:
+            vis[i, :r] = m[0]
+            deep.append(ds)
+    deepstack = [torch.cat(rows) for rows in zip(*deep)] if deep else None  # row-major over the batch
+    cache = None
+    if s_max > 0:
+        views = [
+            (k[:, :, :s_max].expand(n, -1, -1, -1), v[:, :, :s_max].expand(n, -1, -1, -1)) for k, v in shared
+        ]
+        cache = _dynamic_cache_view(model, views, s_max)
+    out = model.model.language_model(inputs_embeds=emb, position_ids=pos, attention_mask=attn, past_key_values=cache,
+                                     use_cache=cache is not None, visual_pos_masks=vis if deep else None,
+                                     deepstack_visual_embeds=deepstack)  # fmt: skip
+    last = torch.tensor([job[2].shape[1] - 2 for job in batch], device=device)
+    hidden = out.last_hidden_state[torch.arange(n, device=device), last]  # (B, D)
+    return model.lm_head(hidden)  # (B, V)

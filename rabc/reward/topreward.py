@@ -92,6 +92,7 @@ class TopRewardScorer:
         max_context_tokens: prompt token budget; defaults to the model's ``max_position_embeddings``.
             Longer prompts are subsampled to fit, with a warning — never an error mid-dataset.
         frame_size: (h, w) to resize every frame to; default: the size the processor picks for the whole clip.
+        remainder_batch_size: prefixes per LM call in the cached sweep (> 1 for GPUs; 1 is fastest on CPU).
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class TopRewardScorer:
         max_frames: int | None = None,
         max_context_tokens: int | None = None,
         frame_size: tuple[int, int] | None = None,
+        remainder_batch_size: int = 1,
         prompt_prefix: str = DEFAULT_PROMPT_PREFIX,
         prompt_suffix_template: str = DEFAULT_PROMPT_SUFFIX_TEMPLATE,
     ) -> None:
@@ -132,6 +134,9 @@ class TopRewardScorer:
         self.max_frames = max_frames
         self.max_context_tokens = max_context_tokens or self.adapter.max_context
         self.frame_size = frame_size
+        if remainder_batch_size < 1:
+            raise ValueError(f"remainder_batch_size must be >= 1, got {remainder_batch_size}")
+        self.remainder_batch_size = remainder_batch_size
         self.prompt_prefix, self.prompt_suffix_template = prompt_prefix, prompt_suffix_template
         answer = ANSWER if chat_template else f" {ANSWER}"  # the default prompt ends in "... is: True"
         negative = NEGATIVE_ANSWER if chat_template else f" {NEGATIVE_ANSWER}"
@@ -176,7 +181,15 @@ class TopRewardScorer:
         stats = stats if stats is not None else SweepStats()
         use_cache = self.prefix_cache if cached is None else cached
         if use_cache:
-            return cached_prefix_logprobs(self.adapter, text, clip, lengths, self.answer_ids, stats)
+            return cached_prefix_logprobs(
+                self.adapter,
+                text,
+                clip,
+                lengths,
+                self.answer_ids,
+                stats,
+                batch_size=self.remainder_batch_size,
+            )
         out = np.empty((len(lengths), 2), dtype=np.float64)
         for k, L in enumerate(int(x) for x in lengths):
             inputs = self.adapter.encode(text, clip.prefix(L))

@@ -58,3 +58,18 @@ def test_token_layout_matches_the_processor(scorer):
     for length in (1, 2, 5, 7):
         encoded = scorer.adapter.encode(text, clip.prefix(length))
         assert encoded["input_ids"][0].tolist() == scorer.adapter.token_ids(text, clip.prefix(length), size)
+
+
+@pytest.mark.parametrize("batch_size", [2, 5, 16])
+def test_batched_remainders_equal_naive(tiny_vlm_dir, naive_scorer, batch_size):
+    from rabc.reward.topreward import TopRewardScorer
+
+    batched = TopRewardScorer(str(tiny_vlm_dir), remainder_batch_size=batch_size)
+    frames = random_frames(21, seed=11)
+    text, clip = _clip(naive_scorer, frames, fps=10.0)
+    lengths = np.array([1, 2, 3, 6, 9, 14, 20, 21])  # mixed odd/even: some remainders carry a padded group
+    naive = naive_scorer.prefix_logprobs(text, clip, lengths, cached=False)
+    stats = SweepStats()
+    cached = batched.prefix_logprobs(text, clip, lengths, stats)
+    assert np.abs(naive - cached).max() <= 1e-5
+    assert stats.lm_calls == 1 + -(-len(lengths) // batch_size)
