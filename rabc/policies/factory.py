@@ -25,7 +25,7 @@ _STAT_KEYS = {"MEAN_STD": ("mean", "std"), "MIN_MAX": ("min", "max"), "QUANTILES
 
 
 def _policy_features(
-    input_features: dict | None, output_features: dict | None, ds_meta: Any, use_images: bool
+    name: str, input_features: dict | None, output_features: dict | None, ds_meta: Any, use_images: bool
 ) -> tuple[dict, dict]:
     from lerobot.configs import FeatureType
     from lerobot.utils.feature_utils import dataset_to_policy_features
@@ -46,7 +46,7 @@ def _policy_features(
     if not use_images:
         input_features = {k: f for k, f in input_features.items() if f.type is not FeatureType.VISUAL}
     has_env = any(f.type is FeatureType.ENV for f in input_features.values())
-    if not has_env and not (use_images and cameras):
+    if name in ("act", "diffusion") and not has_env and not (use_images and cameras):
         raise ValueError(
             f"ACT and Diffusion need '{OBS_ENV_STATE}' or a camera among the inputs; got {sorted(input_features)}"
             + (" (cameras present but use_images=False)" if cameras else "")
@@ -161,7 +161,9 @@ def build_config(
     from lerobot.policies.factory import make_policy_config
     from lerobot.utils.device_utils import auto_select_torch_device
 
-    input_features, output_features = _policy_features(input_features, output_features, ds_meta, use_images)
+    input_features, output_features = _policy_features(
+        name, input_features, output_features, ds_meta, use_images
+    )
     kw = _config_kwargs(name, chunk_size, n_action_steps, overrides)
     if device is None:  # the available accelerator (cuda, mps) or the CPU, as lerobot picks it
         device = auto_select_torch_device().type
