@@ -103,14 +103,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     result, meta = compute_weights(cfg.progress, scheme, fps=cfg.fps, episode_info=episode_info)
     steps.update()
     per_frame = align(labels, result.index, cfg.dataset_root) if labels else {}
+    near_uniform_cv = 0.0 if scheme.kind == "uniform" else cfg.near_uniform_cv  # uniform is uniform by design
     diag = weight_diagnostics(
         result.weight,
         max_weight=getattr(scheme, "max_weight", None),
         quality=per_frame.get("quality"),
         success=per_frame.get("success"),
-        near_uniform_cv=0.0
-        if scheme.kind == "uniform"
-        else cfg.near_uniform_cv,  # uniform is uniform by design
+        near_uniform_cv=near_uniform_cv,
         min_ess_fraction=cfg.min_ess_fraction,
     )
     meta["diagnostics"] = diag
@@ -122,9 +121,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         plot_weight_histogram(result.weight, out.with_name(f"{out.stem}_hist.png"), title=scheme.name)
     steps.update()
     steps.close()
-    print(
-        f"{scheme.name}: horizon {meta['horizon_s']} s = {meta['horizon_frames']} frames at {meta['fps']} fps"
-    )
+    if meta["horizon_frames"] is not None:
+        h_s, h_f = meta["horizon_s"], meta["horizon_frames"]
+        print(f"{scheme.name}: horizon {h_s:.4g} s = {h_f} frames at {meta['fps']:g} fps")
     print(format_diagnostics(diag))
     print(f"wrote {cfg.out}")
     return meta
