@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from rabc.io import RabcFileError
 from rabc.policies.act import ACTAdapter
 from rabc.policies.base import PolicyAdapter
 from rabc.policies.diffusion import DiffusionAdapter
@@ -224,8 +225,6 @@ def load_pretrained(directory: str | Path, device: str | None = None) -> tuple[P
     """Load what :meth:`PolicyAdapter.save_pretrained` wrote (lerobot's layout) as ``(adapter, pre, post)``."""
     from lerobot.configs import PreTrainedConfig
     from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-
-    from rabc.io import RabcFileError
 
     directory = Path(directory)
     if not (directory / "config.json").is_file() or not (directory / "model.safetensors").is_file():
