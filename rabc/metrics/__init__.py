@@ -11,10 +11,11 @@ from rabc.metrics.reward import (
     voc,
     voc_per_episode,
 )
-from rabc.metrics.stats import bootstrap_ci, mean_t_ci, wilson_interval
+from rabc.metrics.stats import bootstrap_aggregate_ci, bootstrap_ci, mean_t_ci, wilson_interval
 
 __all__ = [
     "aggregate_voc",
+    "bootstrap_aggregate_ci",
     "bootstrap_ci",
     "mean_t_ci",
     "static_frame_voc",

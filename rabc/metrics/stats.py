@@ -77,3 +77,34 @@ def mean_t_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) ->
         return float(v[0]), float("nan")
     sem = v.std(ddof=1) / np.sqrt(len(v))
     return float(v.mean()), float(stats.t.ppf(1 - (1 - confidence) / 2, len(v) - 1) * sem)
+
+
+def bootstrap_aggregate_ci(
+    per_dataset: dict[str, np.ndarray | Sequence[float]],
+    *,
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Percentile bootstrap of the paper's benchmark score (mean over episodes per dataset, then unweighted mean
+    over datasets): episodes are resampled within each dataset, the datasets themselves are fixed.
+
+    Args:
+        per_dataset: {dataset: (n_d,) per-episode values}; NaN episodes (undefined VOC) are dropped first.
+    Returns:
+        (score, lower, upper).
+    """
+    rng = np.random.default_rng(seed)
+    means, boots = [], []
+    for values in per_dataset.values():  # a handful of datasets; vectorised over resamples inside
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            continue
+        means.append(v.mean())
+        boots.append(v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1))  # (B,)
+    if not means:
+        raise ValueError(f"no finite values in any dataset ({sorted(per_dataset)})")
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(np.mean(boots, axis=0), [alpha, 1 - alpha])
+    return float(np.mean(means)), float(lo), float(hi)
