@@ -1,6 +1,7 @@
 """Write a tiny random Qwen3-VL (model + tokenizer + processor) for offline tests and CPU pipelines.
 
-    python scripts/make_tiny_vlm.py out=DIR [size=tiny|mid] [seed=0] [max_position_embeddings=32768]
+    python scripts/make_tiny_vlm.py out=DIR [size=tiny|mid] [family=qwen3_vl|qwen2_5_vl] [seed=0]
+                                    [max_position_embeddings=32768]
 
 The result loads with ``from_pretrained(DIR)`` (model and processor). Its scores carry no meaning until it is
 trained: the weights are random.
@@ -25,8 +26,10 @@ def parse(argv: list[str] | None = None) -> dict:
     opts: dict = {}
     for item in args.overrides:
         key, sep, value = item.partition("=")
-        if not sep or key not in ("out", "size", *INT_KEYS):
-            parser.error(f"expected key=value with key in out, size, {', '.join(INT_KEYS)}; got {item!r}")
+        if not sep or key not in ("out", "size", "family", *INT_KEYS):
+            parser.error(
+                f"expected key=value with key in out, size, family, {', '.join(INT_KEYS)}; got {item!r}"
+            )
         opts[key] = int(value) if key in INT_KEYS else value
     if "out" not in opts:
         parser.error("out=DIR is required")

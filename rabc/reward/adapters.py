@@ -138,7 +138,7 @@ class VLMAdapter:
         return self.processor(
             text=[text],
             videos=[clip.frames],
-            video_metadata=[clip.metadata()],
+            video_metadata=[self.video_metadata(clip)],
             do_sample_frames=False,
             do_resize=False,
             return_tensors="pt",
@@ -147,6 +147,10 @@ class VLMAdapter:
     def expand_video_text(self, text: str, clip: VideoClip, grid_thw: tuple[int, int, int]) -> str:
         """``text`` with its video slot expanded exactly as the processor does (no pixel work)."""
         raise NotImplementedError
+
+    def video_metadata(self, clip: VideoClip) -> dict[str, Any]:
+        """``video_metadata`` for the processor: the frames' true episode indices and the episode's fps."""
+        return clip.metadata()
 
     def token_ids(self, text: str, clip: VideoClip, size: tuple[int, int]) -> list[int]:
         """Token ids the processor would produce for ``clip`` at frame ``size``, without touching pixels."""
@@ -208,6 +212,12 @@ class Qwen25VLAdapter(VLMAdapter):
     """Qwen2.5-VL: one ``<|vision_start|>`` + t·h·w/4 pads + ``<|vision_end|>`` block; time via M-RoPE only."""
 
     model_types = ("qwen2_5_vl",)
+
+    def video_metadata(self, clip: VideoClip) -> dict[str, Any]:
+        """Qwen2.5-VL only knows a uniform rate (``second_per_grid_ts`` = 2 / fps): give the clip's own rate."""
+        n, span = len(clip.indices), int(clip.indices[-1] - clip.indices[0])
+        fps = clip.fps * (n - 1) / span if n > 1 and span > 0 else clip.fps
+        return {"total_num_frames": n, "fps": float(fps), "frames_indices": list(range(n))}
 
     def target_size(self, num_frames: int, height: int, width: int) -> tuple[int, int]:
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize

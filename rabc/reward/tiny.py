@@ -139,29 +139,27 @@ def make_tiny_vlm(
     out_dir: str | Path,
     *,
     size: str = "tiny",
+    family: str = "qwen3_vl",
     seed: int = 0,
     vocab_size: int = 640,
     max_position_embeddings: int = 32768,
-    shortest_edge: int = 2 * 32 * 32,
-    longest_edge: int = 1024 * 64 * 64,
+    shortest_edge: int | None = None,
+    longest_edge: int | None = None,
 ) -> Path:
-    """Write a random Qwen3-VL (model, tokenizer, processor) to ``out_dir`` and return the path.
+    """Write a random Qwen-VL (model, tokenizer, processor) to ``out_dir`` and return the path.
 
-    ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and ``AutoProcessor.from_pretrained(out_dir)``
-    load it. ``shortest_edge`` / ``longest_edge`` are the video processor's min / max *total* pixels over a
-    clip (``smart_resize``); the defaults keep small frames (>= 32 px, multiples of 32) at their own size
-    instead of Qwen's default of upscaling anything below 128·32·32 pixels. Scores mean nothing (random).
+    family: "qwen3_vl" (default) or "qwen2_5_vl". ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and
+    ``AutoProcessor.from_pretrained(out_dir)`` load it. ``shortest_edge`` / ``longest_edge`` are the video
+    processor's min / max pixels (Qwen3-VL: total over a clip; Qwen2.5-VL: per frame). The defaults keep small
+    frames (multiples of 32 px, resp. 28 px) at their own size instead of Qwen's default of upscaling anything
+    below 128·32·32 pixels. Scores mean nothing (random weights).
     """
-    from transformers import (
-        Qwen2VLImageProcessor,
-        Qwen3VLConfig,
-        Qwen3VLForConditionalGeneration,
-        Qwen3VLProcessor,
-        Qwen3VLVideoProcessor,
-    )
+    from transformers import Qwen2VLImageProcessor
 
     if size not in SIZES:
         raise ValueError(f"unknown tiny VLM size {size!r}; choose one of {sorted(SIZES)}")
+    if family not in ("qwen3_vl", "qwen2_5_vl"):
+        raise ValueError(f"unknown tiny VLM family {family!r}; choose qwen3_vl or qwen2_5_vl")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer(vocab_size)
@@ -170,39 +168,64 @@ def make_tiny_vlm(
     spec = SIZES[size]
     text = dict(spec["text"])
     mrope_section = text.pop("mrope_section")
-    config = Qwen3VLConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer),
-            max_position_embeddings=max_position_embeddings,
-            rope_parameters={"rope_type": "default", "rope_theta": 5_000_000.0,
-                             "mrope_section": mrope_section, "mrope_interleaved": True},
-            pad_token_id=ids["<|endoftext|>"],
-            **text,
-        ),
-        vision_config=dict(out_hidden_size=text["hidden_size"], patch_size=16, spatial_merge_size=2,
-                           temporal_patch_size=2, **spec["vision"]),
+    vision = dict(spec["vision"])
+    token_ids = dict(
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
-    )  # fmt: skip
+    )
+    text_config = dict(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=max_position_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": 5_000_000.0, "mrope_section": mrope_section},
+        pad_token_id=ids["<|endoftext|>"],
+        **text,
+    )
+    if family == "qwen3_vl":
+        from transformers import Qwen3VLConfig as Config
+        from transformers import Qwen3VLForConditionalGeneration as Model
+        from transformers import Qwen3VLProcessor as Processor
+        from transformers import Qwen3VLVideoProcessor as VideoProcessor
+
+        patch = 16
+        text_config["rope_parameters"]["mrope_interleaved"] = True
+        vision_config = dict(out_hidden_size=text["hidden_size"], patch_size=patch, **vision)
+        vsize = {
+            "shortest_edge": shortest_edge or 2 * 32 * 32,
+            "longest_edge": longest_edge or 1024 * 64 * 64,
+        }
+    else:
+        from transformers import Qwen2_5_VLConfig as Config
+        from transformers import Qwen2_5_VLForConditionalGeneration as Model
+        from transformers import Qwen2_5_VLProcessor as Processor
+        from transformers import Qwen2VLVideoProcessor as VideoProcessor
+
+        patch = 14
+        text_config.pop("head_dim")  # Qwen2.5-VL derives it from hidden_size / heads
+        vision.pop("num_position_embeddings"), vision.pop("deepstack_visual_indexes")
+        vision_config = dict(out_hidden_size=text["hidden_size"], patch_size=patch, window_size=56,
+                             fullatt_block_indexes=[vision["depth"] - 1], tokens_per_second=2, **vision)  # fmt: skip
+        vsize = {"shortest_edge": shortest_edge or 28 * 28, "longest_edge": longest_edge or 1024 * 28 * 28}
+    vision_config.update(spatial_merge_size=2, temporal_patch_size=2)
+    config = Config(text_config=text_config, vision_config=vision_config, **token_ids)
     config.text_config.bos_token_id = None
     config.text_config.eos_token_id = ids["<|im_end|>"]
     torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(config).eval()
+    model = Model(config).eval()
     model.save_pretrained(out)
 
-    vsize = {"shortest_edge": shortest_edge, "longest_edge": longest_edge}
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=vsize, patch_size=16, merge_size=2, temporal_patch_size=2),
+    kw = dict(size=vsize, patch_size=patch, merge_size=2, temporal_patch_size=2)
+    processor = Processor(
+        image_processor=Qwen2VLImageProcessor(**kw),
         tokenizer=tokenizer,
-        video_processor=Qwen3VLVideoProcessor(size=vsize, patch_size=16, merge_size=2, temporal_patch_size=2),
+        video_processor=VideoProcessor(**kw),
         chat_template=QWEN_CHAT_TEMPLATE,
     )
     processor.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info(
-        "wrote random Qwen3-VL (%s, %d parameters, vocab %d) to %s", size, n_params, len(tokenizer), out
+        "wrote random %s (%s, %d parameters, vocab %d) to %s", family, size, n_params, len(tokenizer), out
     )
     return out
