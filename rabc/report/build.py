@@ -88,7 +88,9 @@ def make_report(
     md.append(
         "Success rate on **test seeds** (disjoint from demo and validation seeds), Meta-World, "
         f"{n_eps} episodes per task and training seed. Cell = mean over training seeds ± 95 % Student-t "
-        "half-width; `rate [lo, hi]` = Wilson 95 % interval when a recipe has a single seed. "
+        "half-width (seed-to-seed spread only: `± 0.00` means every seed gave the same rate; table4.json also holds "
+        "the Wilson interval of all seeds' episodes pooled); `rate [lo, hi]` = Wilson 95 % interval when a recipe "
+        "has a single seed. "
         "Δ rows: paired by training seed on the mean row.\n"
     )
     md += ["## Training tasks (test seeds)\n", to_markdown(test, comp)]

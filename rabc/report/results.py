@@ -158,8 +158,15 @@ def _label_columns(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     base = df["scheme"] + " / " + df["source"]
     base = base.where(df["source"] != "-", df["scheme"])
-    n_params = df.groupby(["split", "scheme", "source"])["params"].transform("nunique")
-    df["column"] = base.where(n_params <= 1, base + " [" + df["params"] + "]")
+    df["column"] = base
+    for _, g in df.groupby(["split", "scheme", "source"]):
+        variants = {p: dict(kv.split("=", 1) for kv in p.split(",") if kv) for p in g["params"].unique()}
+        if len(variants) < 2:
+            continue
+        keys = sorted({k for v in variants.values() for k in v})
+        differ = [k for k in keys if len({v.get(k) for v in variants.values()}) > 1]
+        short = {p: ",".join(f"{k}={v.get(k)}" for k in differ) for p, v in variants.items()}
+        df.loc[g.index, "column"] = base[g.index] + " [" + g["params"].map(short) + "]"
     rank = {s: i for i, s in enumerate(SCHEME_ORDER)}
     src_rank = df["source"].map(lambda s: 0 if s in ("-", "oracle") else 1)
     df["order"] = list(

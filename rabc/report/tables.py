@@ -44,10 +44,13 @@ def cell_stat(rates: np.ndarray, successes: int, episodes: int) -> dict[str, Any
     else:
         m, lo, hi = wilson_interval(int(successes), int(episodes))
         method = "wilson"
+    _, plo, phi = wilson_interval(int(successes), int(episodes))
     return {
         "mean": float(m),
-        "lo": float(lo),
-        "hi": float(hi),
+        "lo": float(max(lo, 0.0)),  # rates live in [0, 1]; the t half-width is kept unclipped
+        "hi": float(min(hi, 1.0)),
+        "half_width": float((hi - lo) / 2),
+        "pooled_wilson": [plo, phi],  # episodes of all seeds pooled: the binomial part of the uncertainty
         "n_seeds": len(rates),
         "method": method,
         "episodes": int(episodes),
@@ -58,7 +61,7 @@ def format_cell(c: dict[str, Any] | None) -> str:
     if not c:
         return "–"
     if c["method"] == "t":
-        return f"{c['mean']:.2f} ± {(c['hi'] - c['lo']) / 2:.2f}"
+        return f"{c['mean']:.2f} ± {c['half_width']:.2f}"
     return f"{c['mean']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}]"
 
 

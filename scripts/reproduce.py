@@ -1,0 +1,233 @@
+"""Reproduce the paper's tables in one command.
+
+python scripts/reproduce.py table=4 size=smoke|full [key=value ...]   # simulated analogue of Table 4
+python scripts/reproduce.py table=1,2,3,5 [args for scripts/evaluate_reward.py ...]
+
+table=4: dataset (generated if missing) → for each weighting scheme × progress source (oracle; a learned scorer's
+parquet when ``learned_progress`` is given) × training seed: train (rabc.lit.run.train on the composed
+configs/train.yaml), tune each scheme's grid (configs/reproduce/<size>.yaml ``grid``) on **validation seeds**,
+evaluate the chosen setting on separate **test seeds**, then tabulate (rabc.report.make_report). Resumable: a run
+with an exported policy is not retrained, an existing eval JSON is not recomputed. Other ``key=value`` arguments
+override configs/reproduce/<size>.yaml (e.g. ``seeds=[0,1,2]``, ``learned_progress=path/to/progress.parquet``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+REWARD_SCRIPT = REPO / "scripts" / "evaluate_reward.py"
+log = logging.getLogger("reproduce")
+
+
+def parse_argv(argv: list[str]) -> tuple[list[int], str, list[str]]:
+    """``table=…`` (comma list), ``size=…`` and the remaining overrides."""
+    tables, size, rest = None, "smoke", []
+    for a in argv:
+        key, _, value = a.partition("=")
+        if key == "table":
+            try:
+                tables = [int(t) for t in value.strip("[]").split(",") if t]
+            except ValueError:
+                raise SystemExit(f"table must be a comma list of 1-5, got {value!r}") from None
+        elif key == "size":
+            size = value
+        else:
+            rest.append(a)
+    if not tables or any(t not in (1, 2, 3, 4, 5) for t in tables):
+        raise SystemExit(
+            "usage: python scripts/reproduce.py table=4 size=smoke|full [overrides]  (or table=1,2,3,5)"
+        )
+    return tables, size, rest
+
+
+def grid_points(grid: dict[str, list[Any]] | None) -> list[dict[str, Any]]:
+    """Cartesian product of ``{key: [values]}`` in config order; [{}] without a grid."""
+    if not grid:
+        return [{}]
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))]
+
+
+def point_tag(point: dict[str, Any]) -> str:
+    return re.sub(r"[^A-Za-z0-9.=_,-]", "_", ",".join(f"{k}={v}" for k, v in point.items()))
+
+
+def ensure_dataset(cfg: DictConfig) -> Path:
+    from rabc.data.generate import GenerateConfig, generate_dataset
+
+    root = Path(cfg.dataset.root).resolve()
+    if (root / "meta" / "info.json").is_file():
+        log.info("dataset %s exists: reused", root)
+        return root
+    log.info("generating dataset %s", root)
+    kwargs = OmegaConf.to_container(cfg.dataset, resolve=True)
+    kwargs["root"] = str(root)
+    generate_dataset(GenerateConfig(**kwargs), show_progress=True)
+    return root
+
+
+def progress_sources(cfg: DictConfig, root: Path) -> tuple[dict[str, Path], list[str]]:
+    """{label: progress parquet} and notes about skipped sources."""
+    sources, notes = {"oracle": root / "progress" / "oracle.parquet"}, []
+    learned = cfg.get("learned_progress")
+    if not learned:
+        notes.append("No learned scorer progress given (learned_progress=null): oracle progress only.")
+    elif not Path(learned).is_file():
+        notes.append(f"Learned scorer progress {learned} not found: learned-progress columns skipped.")
+    else:
+        sources["learned"] = Path(learned).resolve()
+    for n in notes:
+        log.warning(n)
+    return sources, notes
+
+
+class Sweep:
+    """Train / evaluate bookkeeping for one Table 4 sweep."""
+
+    def __init__(self, cfg: DictConfig, root: Path, out: Path, bar: tqdm):
+        self.cfg, self.root, self.out, self.bar = cfg, root, out, bar
+        self.base = [*cfg.train_overrides, f"dataset.root={root}"]
+
+    def run_dir(self, scheme: str, source: str, point: dict[str, Any], seed: int) -> Path:
+        tag = f"{scheme}-{source}" + (f"-{point_tag(point)}" if point else "")
+        return self.out / "runs" / tag / f"seed{seed}"
+
+    def train(self, scheme: str, progress: Path, point: dict[str, Any], seed: int, run_dir: Path) -> None:
+        from rabc.lit.run import train
+
+        self.bar.set_postfix_str(f"train {run_dir.parent.name} seed {seed}")
+        if (run_dir / "policy" / "config.json").is_file() and (run_dir / "train_result.json").is_file():
+            log.info("skip training (done): %s", run_dir)
+        else:
+            overrides = [*self.base, f"weighting={scheme}", f"progress={progress}", f"seed={seed}"]
+            overrides += [f"weighting.{k}={v}" for k, v in point.items()]
+            log.info("train %s", " ".join(overrides[len(self.base) :]))
+            train(compose("train", overrides=overrides), run_dir)
+        self.bar.update(1)
+
+    def evaluate(self, run_dir: Path, split: str) -> dict[str, Any]:
+        from rabc.lit.evaluate import evaluate
+
+        self.bar.set_postfix_str(f"eval {split} {run_dir.parent.name} {run_dir.name}")
+        path = run_dir / f"eval_{split}.json"
+        if path.is_file():
+            log.info("skip evaluation (done): %s", path)
+            report = json.loads(path.read_text())
+        else:
+            ev = self.cfg.eval
+            report = evaluate(
+                run_dir,
+                episodes=int(ev[f"{split}_episodes"]),
+                seed_split=split,
+                batch_size=int(ev.batch_size),
+                max_steps=ev.max_steps,
+                heldout_tasks=[] if split == "val" else None,  # held-out tasks are reported, never tuned on
+                out=path,
+            )
+        self.bar.update(1)
+        return report
+
+
+def run_table4(cfg: DictConfig) -> Path:
+    out = Path(cfg.out).resolve()
+    root = ensure_dataset(cfg)
+    sources, notes = progress_sources(cfg, root)
+    seeds = [int(s) for s in cfg.seeds]
+    grids = OmegaConf.to_container(cfg.grid, resolve=True) if cfg.grid else {}
+    unknown = set(grids) - set(cfg.schemes)
+    if unknown:
+        raise ValueError(f"grid names schemes not in `schemes`: {sorted(unknown)}")
+    recipes = []  # (scheme, source label, progress path, grid points)
+    for scheme in cfg.schemes:
+        for label, path in sources.items():
+            if scheme == "uniform" and label != "oracle":
+                continue  # uniform BC ignores progress: trained once
+            recipes.append(
+                (scheme, "none" if scheme == "uniform" else label, path, grid_points(grids.get(scheme)))
+            )
+    n_tuning = sum(len(p) for *_, p in recipes if len(p) > 1)
+    total = (n_tuning * 2 + 2 * len(recipes)) * len(seeds)  # upper bound: train + eval steps
+    bar = tqdm(total=total, desc="table 4", unit="step")
+    sweep = Sweep(cfg, root, out, bar)
+    selection = {}
+    for scheme, label, path, points in recipes:
+        best = points[0]
+        if len(points) > 1:  # tune on validation seeds only
+            scores = []
+            for point in points:
+                rates = []
+                for seed in seeds:
+                    rd = sweep.run_dir(scheme, label, point, seed)
+                    sweep.train(scheme, path, point, seed, rd)
+                    rates.append(sweep.evaluate(rd, "val")["overall"]["rate"])
+                scores.append(sum(rates) / len(rates))
+            best = points[max(range(len(points)), key=lambda i: scores[i])]  # first of equals
+            selection[f"{scheme}/{label}"] = {"grid": points, "val_mean_success": scores, "chosen": best}
+            log.info("%s/%s: validation success %s -> chose %s", scheme, label, scores, best)
+        for seed in seeds:
+            rd = sweep.run_dir(scheme, label, best, seed)
+            sweep.train(scheme, path, best, seed, rd)
+            sweep.evaluate(rd, "test")
+    bar.close()
+    from rabc.io import write_json
+    from rabc.report import make_report
+
+    write_json(out / "selection.json", selection)
+    for key, sel in selection.items():
+        notes.append(
+            f"{key}: chose {sel['chosen']} on validation seeds (mean success {max(sel['val_mean_success']):.2f})."
+        )
+    make_report(out / "runs", out / "tables", notes=notes)
+    return out / "tables"
+
+
+def run_reward_tables(tables: list[int], rest: list[str]) -> None:
+    if not REWARD_SCRIPT.is_file():
+        raise SystemExit(
+            f"table={','.join(map(str, tables))} needs the reward evaluation script {REWARD_SCRIPT}, which does "
+            "not exist yet: tables 1, 2, 3 and 5 (VOC, success AUC, chat template) cannot be reproduced."
+        )
+    cmd = [sys.executable, str(REWARD_SCRIPT), f"table={','.join(map(str, tables))}", *rest]
+    log.info("running %s", " ".join(cmd))
+    subprocess.run(cmd, check=True)
+
+
+def main(argv: list[str] | None = None) -> Path | None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tables, size, rest = parse_argv(sys.argv[1:] if argv is None else argv)
+    reward_tables = [t for t in tables if t != 4]
+    if reward_tables:
+        run_reward_tables(reward_tables, rest if 4 not in tables else [])
+    if 4 not in tables:
+        return None
+    if not (CONFIGS / "reproduce" / f"{size}.yaml").is_file():
+        raise SystemExit(f"size={size}: no configs/reproduce/{size}.yaml")
+    from rabc.lit.config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(f"reproduce/{size}", overrides=rest)
+        tables_dir = run_table4(cfg)
+    print(f"Table 4 analogue: {tables_dir / 'table4.md'} (plots {tables_dir}/table4*.png)")
+    return tables_dir
+
+
+if __name__ == "__main__":
+    main()
