@@ -11,3 +11,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """One tiny generated dataset per test session (real Meta-World demos, real LeRobot v3 files):
+    push-v3 + drawer-open-v3 × (clean, detour, fail) + one held-out drawer-close-v3 episode, 32×32 video."""
+    from rabc.data import make_tiny_dataset
+
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "ds")

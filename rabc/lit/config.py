@@ -14,7 +14,7 @@ from hydra.core.config_store import ConfigStore
 class DataConfig:
     batch_size: int = 32
     num_workers: int = 0
-    val_fraction: float = 0.1
+    val_fraction: float = 0.2
     sampling: str = "loss"  # "loss" | "sample"
     fallback_weight: float | None = None
     tasks: list[str] | None = None

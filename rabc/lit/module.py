@@ -14,8 +14,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from rabc.policies import EMA
 from rabc.types import SAMPLE_WEIGHT
 from rabc.weighting.reduce import weight_stats, weighted_mean
 
@@ -30,7 +30,8 @@ class WeightedBCModule(pl.LightningModule):
         preprocessor: lerobot policy preprocessor (normalisation); called on every batch; ``None`` = identity.
         optimizer: ``params -> torch.optim.Optimizer`` (a Hydra ``_partial_``).
         scheduler: ``optimizer -> LRScheduler`` stepped every step, or None.
-        ema_decay: keep an exponential moving average of the policy's weights (used for validation and export).
+        ema_decay: keep an exponential moving average of the policy's weights (``rabc.policies.EMA``, Diffusion
+            Policy's warm-up schedule capped at this decay), used for validation and export.
         weight_cap: the scheme's maximum weight, for the "capped fraction" statistic.
         histogram_every: log a weight histogram every this many steps (0 = never).
     """
@@ -52,11 +53,7 @@ class WeightedBCModule(pl.LightningModule):
         self.scheduler_factory = scheduler
         self.weight_cap = weight_cap
         self.histogram_every = histogram_every
-        self.ema = (
-            AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-            if ema_decay
-            else None
-        )
+        self.ema = EMA(policy, max_decay=ema_decay) if ema_decay else None
         # Steps skipped because every weight in the (global) batch was zero; checkpointed with the module.
         self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
 
@@ -80,7 +77,7 @@ class WeightedBCModule(pl.LightningModule):
     @property
     def eval_policy(self) -> nn.Module:
         """The weights used for validation and export: the EMA if enabled, else the trained policy."""
-        return self.ema.module if self.ema is not None else self.policy
+        return self.ema.averaged if self.ema is not None else self.policy
 
     # --- Lightning hooks -----------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
@@ -114,9 +111,25 @@ class WeightedBCModule(pl.LightningModule):
             self._log_histogram(weights)
         return loss
 
+    def on_fit_start(self) -> None:
+        if (
+            self.ema is not None
+        ):  # not a submodule (its parameters must stay out of the optimizer): move it here
+            self.ema.averaged.to(self.device)
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None and outputs is not None:  # no update on a skipped (all-zero-weight) step
+            self.ema.update(self.policy)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None:
-            self.ema.update_parameters(self.policy)
+            checkpoint["ema"] = self.ema.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.ema is not None:
+            if "ema" not in checkpoint:
+                raise KeyError("checkpoint has no EMA state but ema_decay is set")
+            self.ema.load_state_dict(checkpoint["ema"])
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         # Unweighted, so comparable across weighting schemes. The adapter stays in training mode (ACT's VAE

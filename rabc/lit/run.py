@@ -147,11 +147,14 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         ema_decay=cfg.ema_decay,
         weight_cap=getattr(cfg.weighting, "max_weight", None),
     )
-    callbacks = [
-        pl.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0),
-        pl.callbacks.LearningRateMonitor(logging_interval="step"),
+    callbacks: list[pl.Callback] = [
+        pl.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0)
     ]
-    logger = instantiate(cfg.logger) if cfg.logger and "_target_" in cfg.logger else False
+    logger = (
+        instantiate(cfg.logger, save_dir=str(run_dir)) if cfg.logger and "_target_" in cfg.logger else False
+    )
+    if logger:
+        callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir)
     )

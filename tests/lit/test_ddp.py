@@ -15,8 +15,14 @@ def _train(devices: int, batch_size: int) -> list[torch.Tensor]:
     weights = torch.tensor([5.0, 0.1, 3.0, 0.2, 0.0, 0.3, 2.0, 0.4])
     module = WeightedBCModule(ToyPolicy(), optimizer=partial(torch.optim.SGD, lr=1.0))
     trainer = pl.Trainer(
-        max_steps=1, accelerator="cpu", devices=devices, strategy="ddp_spawn" if devices > 1 else "auto",
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        max_steps=1,
+        accelerator="cpu",
+        devices=devices,
+        strategy="ddp_spawn" if devices > 1 else "auto",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
     # DistributedSampler without shuffling gives rank r the items r, r+2, ...: together the same 8 items.
     trainer.fit(module, DataLoader(ToyData(8, weights), batch_size=batch_size, shuffle=False))

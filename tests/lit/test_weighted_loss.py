@@ -9,7 +9,6 @@ from torch.utils.data import DataLoader
 
 from rabc.lit.module import WeightedBCModule
 from rabc.weighting.reduce import weight_stats, weighted_mean
-
 from tests.lit.toy import ToyData, ToyPolicy
 
 
@@ -62,8 +61,13 @@ def test_weight_stats_ess():
 
 def _fit(module, data, batch_size, steps, **trainer_kw):
     trainer = pl.Trainer(
-        max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, **trainer_kw,
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **trainer_kw,
     )
     trainer.fit(module, DataLoader(data, batch_size=batch_size, shuffle=False))
     return trainer
@@ -87,8 +91,8 @@ def test_all_zero_batch_skips_the_optimizer_step():
 
 def test_ema_tracks_policy():
     module = WeightedBCModule(ToyPolicy(), optimizer=partial(torch.optim.SGD, lr=0.1), ema_decay=0.5)
-    _fit(module, ToyData(8), batch_size=4, steps=2)
+    _fit(module, ToyData(8), batch_size=2, steps=4)  # the warm-up schedule copies on the first two updates
     trained = torch.cat([p.flatten() for p in module.policy.parameters()])
-    ema = torch.cat([p.flatten() for p in module.ema.module.parameters()])
+    ema = torch.cat([p.flatten() for p in module.ema.averaged.parameters()])
     assert not torch.allclose(trained, ema)
-    assert module.eval_policy is module.ema.module
+    assert module.eval_policy is module.ema.averaged and module.ema.optimization_step == 4

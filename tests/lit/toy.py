@@ -16,7 +16,7 @@ class ToyPolicy(nn.Module):
         self.lin = nn.Linear(dim, 1)
 
     def compute_loss(self, batch: dict) -> torch.Tensor:
-        return ((self.lin(batch["x"]).squeeze(-1) - batch["y"]) ** 2)  # (B,)
+        return (self.lin(batch["x"]).squeeze(-1) - batch["y"]) ** 2  # (B,)
 
 
 class ToyData(Dataset):
