@@ -21,7 +21,9 @@ def weighted_mean(
         changes nothing; a sample with w = 0 contributes no gradient.
     """
     if per_sample.shape != weights.shape or per_sample.ndim != 1:
-        raise ValueError(f"per-sample losses {tuple(per_sample.shape)} and weights {tuple(weights.shape)} must be (B,)")
+        raise ValueError(
+            f"per-sample losses {tuple(per_sample.shape)} and weights {tuple(weights.shape)} must be (B,)"
+        )
     denom = weights.sum() if weight_sum is None else weight_sum
     if not torch.all(denom > 0):
         raise ValueError("weighted_mean: the weights sum to zero (skip the step instead)")
