@@ -1,0 +1,113 @@
+"""scripts/reproduce.py end to end: real dataset, real training, real Meta-World rollouts, then the tables."""
+
+import importlib.util
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN = [
+    "policy=act",
+    "trainer.max_steps=10",
+    "trainer.val_check_interval=10",
+    "trainer.enable_progress_bar=false",
+    "++trainer.enable_model_summary=false",
+    "data.batch_size=8",
+]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_reward_tables_need_the_reward_script(monkeypatch, tmp_path):
+    mod = load_script()
+    monkeypatch.setattr(mod, "REWARD_SCRIPT", tmp_path / "evaluate_reward.py")
+    with pytest.raises(SystemExit, match="does not exist yet"):
+        mod.main(["table=1,2,3,5"])
+    with pytest.raises(SystemExit, match="usage"):
+        mod.main(["table=7"])
+
+
+def test_grid_points():
+    mod = load_script()
+    assert mod.grid_points(None) == [{}]
+    pts = mod.grid_points({"temperature": ["std/3", "std"], "horizon_s": [0.1]})
+    assert pts == [{"temperature": "std/3", "horizon_s": 0.1}, {"temperature": "std", "horizon_s": 0.1}]
+    assert mod.point_tag(pts[0]) == "temperature=std_3,horizon_s=0.1"
+
+
+def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_path, caplog):
+    """uniform + tempered TOP-AWR (2 temperatures) × oracle and a second progress file, 1 seed, 10 steps."""
+    mod = load_script()
+    learned = tmp_path / "scores" / "tiny_scorer.parquet"
+    learned.parent.mkdir()
+    shutil.copy(tiny_dataset / "progress" / "oracle.parquet", learned)  # same dataset fingerprint
+    out = tmp_path / "out"
+    args = [
+        "table=4",
+        "size=smoke",
+        f"out={out}",
+        f"dataset.root={tiny_dataset}",
+        "seeds=[0]",
+        f"learned_progress={learned}",
+        "schemes=[uniform,top_awr_tempered]",
+        "grid={top_awr_tempered:{temperature:[std/3,std]}}",
+        "train_overrides=[" + ",".join(f"'{o}'" for o in TRAIN) + "]",
+        "eval.val_episodes=2",
+        "eval.test_episodes=2",
+        "eval.batch_size=2",
+        "eval.max_steps=30",
+    ]
+    tables = mod.main(args)
+    runs = out / "runs"
+    # validation only for the grid points, test only for the chosen one per progress source
+    val = sorted(p.parent.parent.name for p in runs.rglob("eval_val.json"))
+    test = sorted(p.parent.parent.name for p in runs.rglob("eval_test.json"))
+    assert len(val) == 4 and all(v.startswith("top_awr_tempered-") for v in val)
+    assert len(test) == 3 and "uniform-none" in test
+    sel = json.loads((out / "selection.json").read_text())
+    assert set(sel) == {"top_awr_tempered/oracle", "top_awr_tempered/learned"}
+    for s in sel.values():
+        assert s["chosen"] == s["grid"][max(range(2), key=lambda i: s["val_mean_success"][i])]
+    for p in runs.rglob("eval_test.json"):
+        rep = json.loads(p.read_text())
+        assert rep["seeds"][0] >= 20_000_000 and set(rep["heldout_tasks"]) == {"drawer-close-v3"}
+    md = (tables / "table4.md").read_text()
+    for col in ("| uniform |", "top_awr_tempered / oracle", "top_awr_tempered / learned:tiny_scorer"):
+        assert (
+            col
+            in md.splitlines()[next(i for i, line in enumerate(md.splitlines()) if line.startswith("| task"))]
+        )
+    assert "Δ mean learned − oracle" in md and (tables / "table4.png").is_file()
+
+    # resumable: nothing is retrained or re-evaluated
+    stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("eval_*.json")}
+    with caplog.at_level(logging.INFO, logger="reproduce"):
+        mod.main(args)
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("eval_*.json")} == stamps
+    assert "train weighting=" not in caplog.text and "skip training (done)" in caplog.text
+
+
+@pytest.mark.slow
+def test_smoke_size_end_to_end(tmp_path):
+    """The CI-sized sweep exactly as configured (dataset generation included): a few minutes on 2 cores."""
+    mod = load_script()
+    out = tmp_path / "smoke"
+    tables = mod.main(["table=4", "size=smoke", f"out={out}", f"dataset.root={tmp_path / 'ds'}"])
+    res = json.loads((tables / "table4.json").read_text())
+    assert list(res["test"]) == [
+        "uniform",
+        "top_awr / oracle",
+        "top_awr_tempered / oracle",
+        "sarm / oracle",
+        "filtered / oracle",
+    ]
+    for col in res["test"].values():
+        assert set(col) == {"push-v3", "drawer-open-v3", "mean"} and col["mean"]["n_seeds"] == 2
