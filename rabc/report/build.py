@@ -120,7 +120,10 @@ def make_report(
         "val": _cells_json(val),
         "comparisons": comp,
         "comparisons_heldout": comp_held,
-        "diagnostics": {k: {c: float(v) for c, v in row.items()} for k, row in diag.iterrows()},
+        "diagnostics": {
+            k: {c: v if isinstance(v, str) else float(v) for c, v in row.items()}
+            for k, row in diag.iterrows()
+        },
     }
     write_json(out / "table4.json", result)
     log.info("wrote %s", out / "table4.md")

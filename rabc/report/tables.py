@@ -150,6 +150,19 @@ def _fmt_diff(d: dict[str, Any] | None) -> str:
     return f"{d['mean']:+.2f}{hw} (n={d['n_seeds']})"
 
 
+def verdict(d: dict[str, Any] | None) -> str:
+    """Reading of a paired Δ: better / worse when its 95 % CI excludes 0, else no detectable difference."""
+    if not d:
+        return "–"
+    if d["n_seeds"] < 2 or np.isnan(d["half_width"]):
+        return "too few seeds"
+    if d["mean"] - d["half_width"] > 0:
+        return "better"
+    if d["mean"] + d["half_width"] < 0:
+        return "worse"
+    return "no detectable difference"
+
+
 def to_markdown(table: pd.DataFrame, comp: dict[str, dict[str, Any]] | None = None) -> str:
     """Markdown of :func:`build_table`, plus the paired Δ rows of :func:`comparisons` when given."""
     if table.empty:
@@ -165,6 +178,12 @@ def to_markdown(table: pd.DataFrame, comp: dict[str, dict[str, Any]] | None = No
                 lines.append(
                     f"| _{label}_ | " + " | ".join(_fmt_diff(comp.get(c, {}).get(key)) for c in cols) + " |"
                 )
+    if comp and any(comp.get(c, {}).get("vs_uniform") for c in cols):
+        lines.append(
+            "| _verdict vs uniform BC_ | "
+            + " | ".join(verdict(comp.get(c, {}).get("vs_uniform")) for c in cols)
+            + " |"
+        )
     seeds = [table.at[MEAN_ROW, c]["n_seeds"] if isinstance(table.at[MEAN_ROW, c], dict) else 0 for c in cols]
     lines.append("| _training seeds_ | " + " | ".join(str(s) for s in seeds) + " |")
     return "\n".join(lines) + "\n"
@@ -204,6 +223,9 @@ def diagnostics_table(
                     g["mean_weight"] / d["mean"] if d["mean"] > 0 else np.nan
                 )
         rows[col] = {k: (np.mean(v) if isinstance(v, list) else v) for k, v in row.items()}
+        rows[col]["warnings"] = "; ".join(
+            sorted({w.split(":")[0] for d in ds for w in d.get("warnings", [])})
+        )
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

@@ -158,6 +158,8 @@ def test_cells_layout_and_hand_numbers(runs):
     assert md[2] == "| a | 0.40 ± 0.50 | 0.50 ± 0.00 | 0.40 ± 0.00 | 0.30 [0.11, 0.60] |"
     assert md[4].startswith("| **mean** | 0.30 ± 0.50 | 0.65 ± 0.25 | 0.50 ± 0.25 | 0.40 [")
     assert "+0.35 ± 0.25 (n=3)" in md[5] and "-0.15 ± 0.00 (n=3)" in md[6]
+    # verdict: tempered oracle .35 ± .25 excludes 0; learned - uniform = .3 .2 .1 -> .2 ± .25 does not
+    assert md[7] == "| _verdict vs uniform BC_ | – | better | no detectable difference | too few seeds |"
 
 
 def test_heldout_and_validation_are_separate(runs):
