@@ -109,6 +109,20 @@ class Sweep:
         tag = f"{scheme}-{source}" + (f"-{point_tag(point)}" if point else "")
         return self.out / "runs" / tag / f"seed{seed}"
 
+    def overrides(self, scheme: str, progress: Path, point: dict[str, Any], seed: int) -> list[str]:
+        out = [*self.base, f"weighting={scheme}", f"progress={progress}", f"seed={seed}"]
+        return out + [f"weighting.{k}={v}" for k, v in point.items()]
+
+    def check(self, recipes: list[tuple[str, str, Path, list[dict[str, Any]]]]) -> None:
+        """Compose every run's config and build its weighting scheme before anything trains: a typo in a grid
+        key or value fails in seconds, not after hours of earlier runs."""
+        from hydra.utils import instantiate
+
+        for scheme, _, path, points in recipes:
+            for point in points:
+                cfg = compose("train", overrides=self.overrides(scheme, path, point, 0))
+                instantiate(OmegaConf.to_container(cfg.weighting, resolve=True))
+
     def train(self, scheme: str, progress: Path, point: dict[str, Any], seed: int, run_dir: Path) -> None:
         from rabc.lit.run import train
 
@@ -116,8 +130,7 @@ class Sweep:
         if (run_dir / "policy" / "config.json").is_file() and (run_dir / "train_result.json").is_file():
             log.info("skip training (done): %s", run_dir)
         else:
-            overrides = [*self.base, f"weighting={scheme}", f"progress={progress}", f"seed={seed}"]
-            overrides += [f"weighting.{k}={v}" for k, v in point.items()]
+            overrides = self.overrides(scheme, progress, point, seed)
             log.info("train %s", " ".join(overrides[len(self.base) :]))
             train(compose("train", overrides=overrides), run_dir)
         self.bar.update(1)
@@ -145,11 +158,10 @@ class Sweep:
         return report
 
 
-def run_table4(cfg: DictConfig) -> Path:
-    out = Path(cfg.out).resolve()
-    root = ensure_dataset(cfg)
-    sources, notes = progress_sources(cfg, root)
-    seeds = [int(s) for s in cfg.seeds]
+def make_recipes(
+    cfg: DictConfig, sources: dict[str, Path]
+) -> list[tuple[str, str, Path, list[dict[str, Any]]]]:
+    """(scheme, progress label, progress parquet, grid points) for every column of the table."""
     grids = OmegaConf.to_container(cfg.grid, resolve=True) if cfg.grid else {}
     unknown = set(grids) - set(cfg.schemes)
     if unknown:
@@ -162,10 +174,20 @@ def run_table4(cfg: DictConfig) -> Path:
             recipes.append(
                 (scheme, "none" if scheme == "uniform" else label, path, grid_points(grids.get(scheme)))
             )
+    return recipes
+
+
+def run_table4(cfg: DictConfig) -> Path:
+    out = Path(cfg.out).resolve()
+    root = ensure_dataset(cfg)
+    sources, notes = progress_sources(cfg, root)
+    seeds = [int(s) for s in cfg.seeds]
+    recipes = make_recipes(cfg, sources)
     n_tuning = sum(len(p) for *_, p in recipes if len(p) > 1)
     total = (n_tuning * 2 + 2 * len(recipes)) * len(seeds)  # upper bound: train + eval steps
     bar = tqdm(total=total, desc="table 4", unit="step")
     sweep = Sweep(cfg, root, out, bar)
+    sweep.check(recipes)
     selection = {}
     for scheme, label, path, points in recipes:
         best = points[0]

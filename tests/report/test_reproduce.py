@@ -111,3 +111,33 @@ def test_smoke_size_end_to_end(tmp_path):
     ]
     for col in res["test"].values():
         assert set(col) == {"push-v3", "drawer-open-v3", "mean"} and col["mean"]["n_seeds"] == 2
+
+
+@pytest.mark.parametrize("size", sorted(p.stem for p in (REPO / "configs" / "reproduce").glob("*.yaml")))
+def test_every_size_composes_and_builds_its_schemes(size, tmp_path):
+    """Each size's runs compose with configs/train.yaml and build their weighting schemes (no training)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from rabc.lit.config import register
+
+    mod = load_script()
+    register()
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose(f"reproduce/{size}")
+        assert len(cfg.seeds) >= (3 if size in ("medium", "full") else 1)
+        sources = {"oracle": tmp_path / "oracle.parquet", "learned": tmp_path / "learned.parquet"}
+        recipes = mod.make_recipes(cfg, sources)
+        pairs = [r[:2] for r in recipes]  # uniform once, every other scheme with both progress sources
+        others = [x for x in cfg.schemes if x != "uniform"]
+        assert pairs == [("uniform", "none")] + [(x, src) for x in others for src in ("oracle", "learned")]
+            ("uniform", "none"),
+            ("top_awr", "oracle"),
+            ("top_awr", "learned"),
+        ]
+        mod.Sweep(cfg, tmp_path, tmp_path, bar=None).check(recipes)
+        bad = compose(f"reproduce/{size}")
+        with open_dict(bad):
+            bad.grid = {"top_awr_tempered": {"temperatur": [1.0]}}
+        with pytest.raises(Exception, match="temperatur"):
+            mod.Sweep(bad, tmp_path, tmp_path, bar=None).check(mod.make_recipes(bad, sources))
