@@ -34,6 +34,7 @@ class TrainConfig:
     progress: str | None = None
     weights: str | None = None
     ckpt_path: str | None = None
+    checkpoint_every_n_steps: int | None = None
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     ema_decay: float | None = None

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from rabc import __version__
 from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
 from rabc.io import file_sha256, write_json
-from rabc.lit.datamodule import WeightedDataModule, in_memory_frames, lerobot_frames
+from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModule
 from rabc.lit.module import WeightedBCModule
 from rabc.policies import make_policy
 from rabc.weighting import (
@@ -117,13 +117,13 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     policy, preprocessor, postprocessor = make_policy(policy_name, ds_meta=meta, **policy_cfg)
     use_images = bool(policy_cfg.get("use_images", False))
     if use_images:
-        frames = lerobot_frames(meta.repo_id, root, policy.delta_timestamps(meta.fps))
+        frames = LeRobotFrames(root, policy.delta_timestamps(meta.fps), repo_id=meta.repo_id)
     else:
         hf = ds_full.hf_dataset.with_format("numpy")
         keys = ["index", "episode_index", *policy.config.input_features, "action"]
         columns = {k: np.asarray(hf[k]) for k in keys}
         bounds = {int(r.episode_index): (int(r.from_index), int(r.to_index)) for r in episodes.itertuples()}
-        frames = in_memory_frames(columns, bounds, policy.delta_indices(), keys)
+        frames = InMemoryFrames(columns, bounds, policy.delta_indices(), keys)
     dm = WeightedDataModule(
         frames,
         train_eps,
@@ -148,7 +148,12 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         weight_cap=getattr(cfg.weighting, "max_weight", None),
     )
     callbacks: list[pl.Callback] = [
-        pl.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0)
+        pl.callbacks.ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            save_last=True,
+            save_top_k=0,
+            every_n_train_steps=cfg.get("checkpoint_every_n_steps"),
+        )
     ]
     logger = (
         instantiate(cfg.logger, save_dir=str(run_dir)) if cfg.logger and "_target_" in cfg.logger else False
