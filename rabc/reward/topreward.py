@@ -93,6 +93,9 @@ class TopRewardScorer:
             Longer prompts are subsampled to fit, with a warning — never an error mid-dataset.
         frame_size: (h, w) to resize every frame to; default: the size the processor picks for the whole clip.
         remainder_batch_size: prefixes per LM call in the cached sweep (> 1 for GPUs; 1 is fastest on CPU).
+        adapter: directory of a peft LoRA adapter (``save_pretrained`` layout, see :mod:`rabc.reward.lora`) to
+            apply to the loaded model; its sha256 is ``self.adapter_hash`` for provenance.
+        merge_adapter: merge the adapter into the base weights (default) or keep the LoRA layers separate.
     """
 
     def __init__(
@@ -113,6 +116,8 @@ class TopRewardScorer:
         remainder_batch_size: int = 1,
         prompt_prefix: str = DEFAULT_PROMPT_PREFIX,
         prompt_suffix_template: str = DEFAULT_PROMPT_SUFFIX_TEMPLATE,
+        adapter: str | None = None,
+        merge_adapter: bool = True,
     ) -> None:
         if isinstance(model, VLMAdapter):
             self.adapter, self.model_id = model, getattr(model.model.config, "_name_or_path", "")
@@ -122,6 +127,15 @@ class TopRewardScorer:
                 attn_implementation=attn_implementation,
             )  # fmt: skip
             self.model_id = str(model)
+        self.adapter_path: str | None = None
+        self.adapter_hash: str | None = None
+        if adapter is not None:
+            from rabc.reward.lora import adapter_hash, load_adapter
+
+            loaded = load_adapter(self.adapter.model, adapter, merge=merge_adapter)
+            # unmerged: the base model with the LoRA layers injected, so every code path (naive, cached) uses them
+            self.adapter.model = loaded if merge_adapter else loaded.get_base_model()
+            self.adapter_path, self.adapter_hash = str(adapter), adapter_hash(adapter)
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         self.num_anchors = num_anchors

@@ -1,0 +1,302 @@
+"""Train a TOPReward scorer so that log p(" True") tracks progress and success on labelled in-domain episodes.
+
+Training sees exactly what scoring sees: the scorer's own prompt (:meth:`TopRewardScorer.prompt`), its frame
+selection and resizing (:meth:`TopRewardScorer.prepare_clip`), its K anchor prefixes, and one full forward per
+prefix (the naive sweep, exact). The trained quantity is r = log p(" True" | prefix, prompt) (TOPReward Eq. 1).
+
+Objectives (``objective="bce"``, ``"ranking"``, ``"regression"`` or a sum such as ``"regression+ranking"``):
+
+- ``bce``: binary cross-entropy of p = exp(r): positives are the final prefixes of successful episodes, negatives
+  the final prefixes of failed episodes, early prefixes (time fraction ≤ ``early_fraction``) and static clips.
+- ``ranking``: within a successful episode a later prefix must score above an earlier one, logistic loss
+  softplus(−(r_j − r_i)) over all pairs i < j; static clips get a flatness penalty (r_j − r_i)².
+- ``regression``: p = exp(r) regressed to the oracle progress in log space, (r − log(f + (1 − f)·y))², floor
+  f = ``regression_floor`` (so progress 0 maps to a finite target); static clips have target 0.
+
+Static clips (the first frame repeated, same timestamps) are the length-bias negatives of PAPER.md §1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rabc.reward.topreward import TopRewardScorer, anchor_lengths
+
+logger = logging.getLogger(__name__)
+
+OBJECTIVES = ("bce", "ranking", "regression")
+
+
+@dataclass
+class PrefixGroup:
+    """The K anchor prefixes of one (real or static) episode clip, pre-encoded for the model.
+
+    inputs: K processor outputs (one per prefix, batch 1); progress: (K,) oracle progress at each prefix's last
+    frame (0 for static clips); time: (K,) prefix length / clip length.
+    """
+
+    episode_index: int
+    task: str
+    success: bool
+    static: bool
+    inputs: list
+    progress: np.ndarray
+    time: np.ndarray
+
+
+def parse_objective(objective: str) -> dict[str, float]:
+    """``"regression+ranking"`` or ``"bce"`` → {name: weight 1}; ``"regression:1+ranking:0.5"`` sets weights."""
+    out: dict[str, float] = {}
+    for part in str(objective).split("+"):
+        name, _, w = part.strip().partition(":")
+        if name not in OBJECTIVES:
+            raise ValueError(f"unknown objective {name!r} in {objective!r}; choose from {OBJECTIVES}")
+        out[name] = float(w) if w else 1.0
+    return out
+
+
+def build_groups(
+    scorer: TopRewardScorer,
+    root: str | Path,
+    episodes: Sequence[int],
+    *,
+    static: bool = True,
+    show_progress: bool = False,
+) -> list[PrefixGroup]:
+    """Decode, subsample (``scorer.max_frames``) and encode the anchor prefixes of each episode (+ a static copy).
+
+    Oracle progress per frame comes from ``<root>/progress/oracle.parquet`` (the dataset generator's contract).
+    """
+    from tqdm.auto import tqdm
+
+    from rabc.data import episode_table, read_episode_frames
+    from rabc.data.generate import ORACLE_PROGRESS_PATH
+    from rabc.progress import read_progress
+
+    root = Path(root)
+    table = episode_table(root).set_index("episode_index")
+    missing = sorted(set(int(e) for e in episodes) - set(table.index))
+    if missing:
+        raise ValueError(f"{root}: episodes {missing[:5]} not in the dataset")
+    if table["success"].isna().any():
+        raise ValueError(f"{root}: episodes lack success labels (not a generated dataset with a sidecar)")
+    oracle = read_progress(root / ORACLE_PROGRESS_PATH)
+    groups: list[PrefixGroup] = []
+    for ep in tqdm(list(episodes), desc="encode prefixes", disable=not show_progress):
+        row = table.loc[int(ep)]
+        frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8, (T,) s
+        fps = _fps(stamps)
+        prog = oracle.progress[oracle.episode_index == int(ep)]  # (T,) in frame order
+        if len(prog) != len(frames):
+            raise ValueError(
+                f"{root / ORACLE_PROGRESS_PATH}: episode {ep} has {len(prog)} rows, video {len(frames)}"
+            )
+        text = scorer.prompt(str(row["task"]))
+        video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (T, 3, H, W)
+        clip = scorer.prepare_clip(video, fps, text)
+        lengths = anchor_lengths(len(clip.indices), scorer.num_anchors)
+        time = lengths / len(clip.indices)
+        enc = [scorer.adapter.encode(text, clip.prefix(int(L))) for L in lengths]
+        p = np.nan_to_num(prog[clip.indices[lengths - 1]].astype(np.float64), nan=0.0)
+        groups.append(PrefixGroup(int(ep), str(row["task"]), bool(row["success"]), False, enc, p, time))
+        if static:
+            frozen = type(clip)(clip.frames[:1].expand_as(clip.frames).contiguous(), clip.indices, clip.fps)
+            enc = [scorer.adapter.encode(text, frozen.prefix(int(L))) for L in lengths]
+            groups.append(
+                PrefixGroup(int(ep), str(row["task"]), False, True, enc, np.zeros(len(lengths)), time)
+            )
+    return groups
+
+
+def prefix_logp(model: torch.nn.Module, inputs, answer_id: int) -> torch.Tensor:
+    """Differentiable r = log_softmax(logits[:, -2].float())[" True"] for one encoded prefix (TOPReward Eq. 1)."""
+    out = model(**inputs, logits_to_keep=2)
+    return torch.log_softmax(out.logits[0, -2].float(), dim=-1)[answer_id]
+
+
+def objective_loss(
+    name: str,
+    logp: torch.Tensor,
+    group: PrefixGroup,
+    *,
+    early_fraction: float = 0.34,
+    regression_floor: float = 0.05,
+) -> torch.Tensor | None:
+    """Loss of one group's K prefix log-probs ``logp`` (K,) under objective ``name``; None if it has no terms."""
+    if name == "bce":
+        y = torch.full_like(logp, float("nan"))
+        early = torch.as_tensor(group.time <= early_fraction)
+        y[early] = 0.0
+        if group.static:
+            y[:] = 0.0
+        else:
+            y[-1] = float(group.success)
+        keep = ~torch.isnan(y)
+        if not keep.any():
+            return None
+        lp = logp[keep].clamp(max=-1e-6)
+        log_not = torch.log(-torch.expm1(lp))  # log(1 − p), stable for p → 0
+        return -(y[keep] * lp + (1 - y[keep]) * log_not).mean()
+    if name == "ranking":
+        diff = logp[None, :] - logp[:, None]  # (K, K): diff[i, j] = r_j − r_i
+        upper = torch.triu(torch.ones_like(diff, dtype=torch.bool), diagonal=1)  # pairs i < j
+        if group.static:
+            return diff[upper].pow(2).mean() if upper.any() else None
+        if not group.success or not upper.any():
+            return None
+        return F.softplus(-diff[upper]).mean()
+    if name == "regression":
+        y = torch.as_tensor(group.progress, dtype=logp.dtype).clamp(0.0, 1.0)
+        target = torch.log(regression_floor + (1 - regression_floor) * y)
+        return (logp - target).pow(2).mean()
+    raise ValueError(f"unknown objective {name!r}; choose from {OBJECTIVES}")
+
+
+@dataclass
+class TrainResult:
+    losses: list[float]  # per step
+    steps: int
+    seconds: float
+
+
+def train_scorer(
+    model: torch.nn.Module,
+    groups: Sequence[PrefixGroup],
+    answer_id: int,
+    *,
+    objective: str = "regression+ranking",
+    steps: int = 100,
+    groups_per_step: int = 4,
+    anchors_per_group: int | None = 6,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    early_fraction: float = 0.34,
+    regression_floor: float = 0.05,
+    show_progress: bool = False,
+) -> TrainResult:
+    """AdamW on the trainable parameters of ``model`` (all of them, or only the LoRA matrices of a PeftModel).
+
+    Each step draws ``groups_per_step`` groups and up to ``anchors_per_group`` of their anchors (always keeping
+    the first and last), one forward per prefix, and averages the groups' objective losses.
+    """
+    import time as _time
+
+    from tqdm.auto import tqdm
+
+    weights = parse_objective(objective)
+    if not groups:
+        raise ValueError("no training prefixes")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    rng = np.random.default_rng(seed)
+    model.train()
+    losses: list[float] = []
+    t0 = _time.perf_counter()
+    bar = tqdm(range(steps), desc="finetune", disable=not show_progress)
+    for _ in bar:
+        opt.zero_grad(set_to_none=True)
+        terms: list[torch.Tensor] = []
+        for gi in rng.choice(len(groups), size=min(groups_per_step, len(groups)), replace=False):
+            g = _subgroup(groups[int(gi)], anchors_per_group, rng)
+            lp = torch.stack([prefix_logp(model, x, answer_id) for x in g.inputs])  # (K,)
+            for name, w in weights.items():
+                loss = objective_loss(
+                    name, lp, g, early_fraction=early_fraction, regression_floor=regression_floor
+                )
+                if loss is not None:
+                    terms.append(w * loss)
+        if not terms:
+            continue
+        total = torch.stack(terms).sum() / groups_per_step
+        total.backward()
+        opt.step()
+        losses.append(float(total.detach()))
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+    model.eval()
+    return TrainResult(losses, steps, _time.perf_counter() - t0)
+
+
+def _subgroup(g: PrefixGroup, k: int | None, rng: np.random.Generator) -> PrefixGroup:
+    n = len(g.inputs)
+    if k is None or n <= k:
+        return g
+    mid = np.sort(rng.choice(np.arange(1, n - 1), size=max(k - 2, 0), replace=False))
+    idx = np.concatenate([[0], mid, [n - 1]]).astype(int)
+    return PrefixGroup(
+        g.episode_index, g.task, g.success, g.static, [g.inputs[i] for i in idx], g.progress[idx], g.time[idx]
+    )
+
+
+def _fps(stamps: np.ndarray) -> float:
+    """Frame rate from decoded timestamps (T,) in seconds."""
+    if len(stamps) < 2:
+        return 1.0
+    dt = float(np.median(np.diff(stamps)))
+    if not (dt > 0 and math.isfinite(dt)):
+        raise ValueError(f"timestamps are not increasing (median step {dt})")
+    return 1.0 / dt
+
+
+def evaluate_scorer(
+    scorer: TopRewardScorer,
+    root: str | Path,
+    episodes: Sequence[int],
+    *,
+    static: bool = True,
+    show_progress: bool = False,
+    desc: str = "evaluate",
+) -> dict:
+    """VOC, success AUC and static-frame VOC of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
+
+    Returns {"episodes", "voc" (mean over episodes with a defined VOC), "voc_per_episode", "voc_nan" (count),
+    "success_auc" (NaN when the split has a single class), "static_voc" (mean; constant scores count as 0, the
+    unbiased value), "static_voc_per_episode"}.
+    """
+    from tqdm.auto import tqdm
+
+    from rabc.data import episode_table, read_episode_frames
+    from rabc.metrics import static_frame_voc, success_auc, success_score, voc
+
+    table = episode_table(root).set_index("episode_index")
+    vocs, succ_scores, labels, statics = [], [], [], []
+    for ep in tqdm(list(episodes), desc=desc, disable=not show_progress):
+        row = table.loc[int(ep)]
+        frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8
+        fps, task = _fps(stamps), str(row["task"])
+        s = scorer.score_episode(frames, fps=fps, instruction=task)
+        vocs.append(voc(s.logp_true))
+        succ_scores.append(success_score(s.logp_true))
+        labels.append(bool(row["success"]))
+        if static:
+            fn = functools.partial(_raw_scores, scorer, fps=fps, instruction=task)
+            statics.append(static_frame_voc(fn, frames[0], len(frames), constant="zero"))
+    v = np.asarray(vocs, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    auc = success_auc(np.asarray(succ_scores), y) if 0 < y.sum() < len(y) else float("nan")
+    return {
+        "episodes": [int(e) for e in episodes],
+        "voc": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+        "voc_per_episode": v.tolist(),
+        "voc_nan": int(np.isnan(v).sum()),
+        "success_auc": auc,
+        "success_rate": float(y.mean()) if len(y) else float("nan"),
+        "static_voc": float(np.mean(statics)) if statics else float("nan"),
+        "static_voc_per_episode": [float(x) for x in statics],
+    }
+
+
+def _raw_scores(scorer: TopRewardScorer, frames: np.ndarray, *, fps: float, instruction: str) -> np.ndarray:
+    """(K,) raw log p(" True") of a (static) clip (T, H, W, 3); copies the read-only broadcast view."""
+    return scorer.score_episode(np.ascontiguousarray(frames), fps=fps, instruction=instruction).logp_true
