@@ -37,9 +37,12 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            # a full disk surfaces in write/flush/fsync with no file name: say which output failed
+            raise type(e)(e.errno, f"cannot write {path}: {e.strerror}", str(path)) from e
         raise
 
 
