@@ -1,7 +1,7 @@
 """Reproduce the paper's tables in one command.
 
 python scripts/reproduce.py table=4 size=smoke|full [key=value ...]   # simulated analogue of Table 4
-python scripts/reproduce.py table=1,2,3,5 [args for scripts/evaluate_reward.py ...]
+python scripts/reproduce.py table=1,2,3,5 model=… datasets=[…] out=…  # → scripts/evaluate_reward.py
 
 table=4: dataset (generated if missing) → for each weighting scheme × progress source (oracle; a learned scorer's
 parquet when ``learned_progress`` is given) × training seed: train (rabc.lit.run.train on the composed
@@ -221,24 +221,26 @@ def run_table4(cfg: DictConfig) -> Path:
 
 
 def run_reward_tables(tables: list[int], rest: list[str]) -> None:
+    """Tables 1, 2, 3, 5 (VOC, success AUC, chat template): scripts/evaluate_reward.py writes them all at once
+    from its own arguments (``model=… datasets=[…] out=…``), which are passed through unchanged."""
     if not REWARD_SCRIPT.is_file():
         raise SystemExit(
             f"table={','.join(map(str, tables))} needs the reward evaluation script {REWARD_SCRIPT}, which does "
             "not exist yet: tables 1, 2, 3 and 5 (VOC, success AUC, chat template) cannot be reproduced."
         )
-    cmd = [sys.executable, str(REWARD_SCRIPT), f"table={','.join(map(str, tables))}", *rest]
-    log.info("running %s", " ".join(cmd))
+    cmd = [sys.executable, str(REWARD_SCRIPT), *rest]
+    log.info("tables %s: running %s", tables, " ".join(cmd))
     subprocess.run(cmd, check=True)
 
 
 def main(argv: list[str] | None = None) -> Path | None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tables, size, rest = parse_argv(sys.argv[1:] if argv is None else argv)
-    reward_tables = [t for t in tables if t != 4]
-    if reward_tables:
-        run_reward_tables(reward_tables, rest if 4 not in tables else [])
     if 4 not in tables:
+        run_reward_tables(tables, rest)
         return None
+    if len(tables) > 1:
+        raise SystemExit("table=4 takes other arguments than tables 1, 2, 3, 5: run them in separate calls")
     if not (CONFIGS / "reproduce" / f"{size}.yaml").is_file():
         raise SystemExit(f"size={size}: no configs/reproduce/{size}.yaml")
     from rabc.lit.config import register

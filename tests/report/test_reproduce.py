@@ -33,6 +33,18 @@ def test_reward_tables_need_the_reward_script(monkeypatch, tmp_path):
         mod.main(["table=1,2,3,5"])
     with pytest.raises(SystemExit, match="usage"):
         mod.main(["table=7"])
+    with pytest.raises(SystemExit, match="separate calls"):
+        mod.main(["table=1,4"])
+
+
+def test_reward_tables_pass_arguments_through(monkeypatch, tmp_path):
+    mod = load_script()
+    script = tmp_path / "evaluate_reward.py"
+    script.write_text("import json, sys\njson.dump(sys.argv[1:], open(sys.argv[-1].split('=', 1)[1], 'w'))\n")
+    monkeypatch.setattr(mod, "REWARD_SCRIPT", script)
+    out = tmp_path / "argv.json"
+    mod.main(["table=1,2,3,5", "model=m", "datasets=[a,b]", f"out={out}"])
+    assert json.loads(out.read_text()) == ["model=m", "datasets=[a,b]", f"out={out}"]
 
 
 def test_grid_points():
