@@ -181,3 +181,45 @@ def test_parse_shard():
     for bad in ("3/3", "a/b", "1"):
         with pytest.raises(ValueError, match="shard"):
             parse_shard(bad)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_loses_at_most_the_episode_in_flight(tiny_dataset, tiny_vlm_dir, tmp_path):
+    """Kill score.py (SIGKILL) as soon as its first part lands; every part left is valid, resume finishes the rest
+    and the result equals an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "progress.parquet"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(repo / "scripts" / "score.py"), f"dataset.root={tiny_dataset}",
+           f"scorer.model={tiny_vlm_dir}", "scorer.num_anchors=4", f"out={out}", "progress_bar=false"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while (
+        not list(parts_dir(out).glob("ep_*.parquet")) and time.monotonic() < deadline and proc.poll() is None
+    ):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(parts_dir(out).glob("ep_*.parquet"))
+    assert done, "no part was written before the kill"
+    scorer = TopRewardScorer(str(tiny_vlm_dir), num_anchors=4)  # the CLI's scorer: same provenance, same run
+    scorer.calls, inner = [], scorer.score_episode
+    scorer.score_episode = lambda frames, **kw: scorer.calls.append(len(frames)) or inner(frames, **kw)
+    lab = Labeller(tiny_dataset, scorer, out, scorer_name="topreward_tiny")
+    done_eps = [int(p.stem.split("_")[1]) for p in done]
+    assert all(lab.part_ok(e) for e in done_eps)  # finished parts are whole and belong to the same run
+    label_dataset(tiny_dataset, scorer, out, scorer_name="topreward_tiny", resume=True, show_progress=False)
+    assert len(scorer.calls) == len(lab.episodes) - len(done_eps)
+    ref = tmp_path / "ref.parquet"
+    label_dataset(tiny_dataset, scorer, ref, scorer_name="topreward_tiny", show_progress=False)
+    a, b = _arrays(ref), _arrays(out)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
