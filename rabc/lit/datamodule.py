@@ -26,7 +26,8 @@ SAMPLING_MODES = ("loss", "sample")
 
 class WeightedDataModule(pl.LightningDataModule):
     """Args:
-    frames: a dataset factory ``episodes -> (Dataset, global_index (N,))`` (see :func:`rabc.lit.run.frame_source`).
+    frames: a dataset factory ``episodes -> (Dataset, global_index (N,))``: :class:`InMemoryFrames` or
+        :class:`LeRobotFrames`.
     train_episodes / val_episodes: disjoint episode indices.
     table: per-frame weights by global index.
     """
@@ -89,29 +90,39 @@ class WeightedDataModule(pl.LightningDataModule):
         return [] if self.val_set is None else self._loader(self.val_set, shuffle=False)
 
 
-def in_memory_frames(
-    columns: dict[str, np.ndarray],
-    episode_bounds: dict[int, tuple[int, int]],
-    delta_indices: dict[str, list[int]],
-    keys: Sequence[str],
-):
-    """Factory for :class:`WeightedDataModule`: rows of the given episodes, with windows on ``keys``."""
+class InMemoryFrames:
+    """Frame factory for :class:`WeightedDataModule`: rows of the given episodes, with windows on ``keys``
+    (picklable, so it works with every DDP launcher)."""
 
-    def make(episodes: Sequence[int]) -> tuple[Dataset, np.ndarray]:
-        rows = np.isin(columns["episode_index"], np.asarray(list(episodes)))
-        sub = {k: v[rows] for k, v in columns.items() if k in keys or k in ("index", "episode_index")}
-        ds = FrameWindowDataset(sub, episode_bounds, {k: d for k, d in delta_indices.items() if k in sub})
-        return ds, sub["index"]
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        episode_bounds: dict[int, tuple[int, int]],
+        delta_indices: dict[str, list[int]],
+        keys: Sequence[str],
+    ):
+        self.columns = {k: v for k, v in columns.items() if k in keys or k in ("index", "episode_index")}
+        self.episode_bounds, self.delta_indices = episode_bounds, delta_indices
 
-    return make
+    def __call__(self, episodes: Sequence[int]) -> tuple[Dataset, np.ndarray]:
+        rows = np.isin(self.columns["episode_index"], np.asarray(list(episodes)))
+        sub = {k: v[rows] for k, v in self.columns.items()}
+        deltas = {k: d for k, d in self.delta_indices.items() if k in sub}
+        return FrameWindowDataset(sub, self.episode_bounds, deltas), sub["index"]
 
 
-def lerobot_frames(repo_id: str, root: str | Path, delta_timestamps: dict[str, list[float]]):
-    """Factory for :class:`WeightedDataModule` reading lerobot's ``LeRobotDataset`` (videos decoded per item)."""
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+class LeRobotFrames:
+    """Frame factory for :class:`WeightedDataModule` reading lerobot's ``LeRobotDataset`` (videos decoded per item)."""
 
-    def make(episodes: Sequence[int]) -> tuple[Dataset, np.ndarray]:
-        ds = LeRobotDataset(repo_id, root=root, episodes=list(episodes), delta_timestamps=delta_timestamps)
-        return ds, np.asarray(ds.hf_dataset["index"], dtype=np.int64)
+    def __init__(
+        self, root: str | Path, delta_timestamps: dict[str, list[float]], repo_id: str | None = None
+    ):
+        self.root, self.delta_timestamps, self.repo_id = root, delta_timestamps, repo_id
 
-    return make
+    def __call__(self, episodes: Sequence[int]) -> tuple[Dataset, np.ndarray]:
+        from rabc.data import load_dataset
+
+        ds = load_dataset(
+            self.root, delta_timestamps=self.delta_timestamps, episodes=list(episodes), repo_id=self.repo_id
+        )
+        return ds, np.asarray(ds.hf_dataset.with_format("numpy")["index"], dtype=np.int64)

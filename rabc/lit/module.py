@@ -56,6 +56,9 @@ class WeightedBCModule(pl.LightningModule):
         self.ema = EMA(policy, max_decay=ema_decay) if ema_decay else None
         # Steps skipped because every weight in the (global) batch was zero; checkpointed with the module.
         self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
+        # Training batches seen (optimizer steps + skipped steps); a buffer, so it survives ddp_spawn's hand-back
+        # of the trained state to the launching process, where ``trainer.global_step`` stays 0.
+        self.register_buffer("batches_done", torch.zeros((), dtype=torch.long))
 
     # --- helpers -------------------------------------------------------------------------------------------
     def _prepare(self, batch: dict) -> tuple[dict, torch.Tensor]:
@@ -118,6 +121,7 @@ class WeightedBCModule(pl.LightningModule):
             self.ema.averaged.to(self.device)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.batches_done += 1
         if self.ema is not None and outputs is not None:  # no update on a skipped (all-zero-weight) step
             self.ema.update(self.policy)
 

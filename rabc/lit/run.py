@@ -190,7 +190,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         module.eval_policy.save_pretrained(run_dir / "policy", preprocessor, postprocessor)
     result = {
         "run_dir": str(run_dir),
-        "steps": int(trainer.global_step),
+        "steps": max(int(trainer.global_step), int(module.batches_done)),
         "skipped_steps": int(module.skipped_steps),
         **{k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
     }
