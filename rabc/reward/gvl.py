@@ -169,7 +169,9 @@ class GvlScorer:
     ) -> GvlEpisodeResult:
         """frames: (T, H, W, 3) or (T, 3, H, W) uint8. ``fps`` is unused (GVL shows still images)."""
         instruction = validate_instruction(instruction)
-        video = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
+        video = (
+            torch.as_tensor(np.ascontiguousarray(frames)) if not isinstance(frames, torch.Tensor) else frames
+        )
         if video.ndim != 4 or video.dtype != torch.uint8:
             raise ValueError(f"frames must be (T, H, W, 3) uint8, got {tuple(video.shape)} {video.dtype}")
         if video.shape[-1] == 3 and video.shape[1] != 3:
