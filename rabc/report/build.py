@@ -47,7 +47,7 @@ def plot_table(table: pd.DataFrame, path: str | Path, title: str) -> None:
     ax.set_ylabel("success rate")
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
     with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=120)
