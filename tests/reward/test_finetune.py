@@ -1,0 +1,182 @@
+"""LoRA fine-tuning of the TOPReward scorer on the tiny Qwen3-VL and the tiny generated dataset."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rabc.data import split_episodes
+from rabc.io import RabcFileError
+from rabc.reward.finetune import (
+    PrefixGroup,
+    build_groups,
+    evaluate_scorer,
+    objective_loss,
+    parse_objective,
+    prefix_logp,
+    train_scorer,
+)
+from rabc.reward.finetune_run import StageConfig, finetune_stage, write_report
+from rabc.reward.lora import ADAPTER_WEIGHTS, adapter_hash, add_lora, load_adapter, save_adapter
+from rabc.reward.topreward import TopRewardScorer
+from tests.reward.conftest import random_frames
+
+
+@pytest.fixture(scope="module")
+def ft_scorer(tiny_vlm_dir):
+    """A private scorer (its model is trained in place) over ≤ 8-frame clips with 5 anchors."""
+    return TopRewardScorer(str(tiny_vlm_dir), num_anchors=5, max_frames=8)
+
+
+@pytest.fixture(scope="module")
+def groups(ft_scorer, tiny_dataset):
+    train = split_episodes(tiny_dataset, 0.0, 0)["train"]
+    return build_groups(ft_scorer, tiny_dataset, train[:3])
+
+
+@pytest.fixture(scope="module")
+def adapted(ft_scorer, groups, tmp_path_factory):
+    """LoRA-train the module scorer a few steps; returns (frames, logp before, logp after in memory, adapter dir)."""
+    frames = random_frames(8, seed=3)
+    before = ft_scorer.score_episode(frames, fps=10.0, instruction="open the drawer").logp_true
+    peft_model = add_lora(ft_scorer.adapter.model, r=4, alpha=8)
+    train_scorer(peft_model, groups, ft_scorer.answer_ids[0], objective="regression", steps=4, lr=5e-2)
+    ft_scorer.adapter.model = peft_model.get_base_model().eval()
+    after = ft_scorer.score_episode(frames, fps=10.0, instruction="open the drawer").logp_true
+    out = tmp_path_factory.mktemp("adapter")
+    digest = save_adapter(peft_model, out)
+    return frames, before, after, out, digest
+
+
+def test_groups_follow_the_scorer_prompt_and_anchors(ft_scorer, groups):
+    real = [g for g in groups if not g.static]
+    static = [g for g in groups if g.static]
+    assert len(real) == len(static) == 3
+    for g in real:
+        assert len(g.inputs) == len(g.progress) == len(g.time) <= 5
+        assert np.all(np.diff(g.time) > 0) and g.time[-1] == 1.0
+        ids = g.inputs[-1]["input_ids"][0]
+        assert int(ids[-1]) == ft_scorer.answer_ids[0]  # every prefix ends in " True", as in scoring
+        assert 0.0 <= g.progress.min() and g.progress.max() <= 1.0
+    for g, r in zip(static, real, strict=True):
+        assert not g.success and np.all(g.progress == 0)
+        # a static clip keeps the real clip's frame times, so the token layout is identical; only pixels differ
+        assert torch.equal(g.inputs[-1]["input_ids"], r.inputs[-1]["input_ids"])
+        assert not torch.equal(g.inputs[-1]["pixel_values_videos"], r.inputs[-1]["pixel_values_videos"])
+
+
+def test_lora_training_changes_log_p_and_saves_peft_format(adapted):
+    _, before, after, out, _ = adapted
+    assert np.abs(after - before).max() > 1e-3
+    assert (out / ADAPTER_WEIGHTS).is_file() and (out / "adapter_config.json").is_file()
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and cfg["r"] == 4
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_saved_adapter_reloads_to_identical_log_p(adapted, tiny_vlm_dir, merge):
+    frames, _, after, out, digest = adapted
+    scorer = TopRewardScorer(
+        str(tiny_vlm_dir), num_anchors=5, max_frames=8, adapter=str(out), merge_adapter=merge
+    )
+    got = scorer.score_episode(frames, fps=10.0, instruction="open the drawer").logp_true
+    np.testing.assert_allclose(got, after, atol=1e-5, rtol=0)
+    naive = TopRewardScorer(
+        str(tiny_vlm_dir),
+        num_anchors=5,
+        max_frames=8,
+        adapter=str(out),
+        merge_adapter=merge,
+        prefix_cache=False,
+    )
+    np.testing.assert_allclose(naive.score_episode(frames, fps=10.0, instruction="open the drawer").logp_true,
+                               after, atol=1e-4, rtol=0)  # fmt: skip
+    assert scorer.adapter_hash == digest == adapter_hash(out)
+    assert len(digest) == 64 and scorer.adapter_path == str(out)
+
+
+def test_adapter_hash_is_stable_and_bad_dirs_fail(adapted, tmp_path):
+    _, _, _, out, digest = adapted
+    assert adapter_hash(out) == adapter_hash(out) == digest
+    with pytest.raises(RabcFileError, match="adapter_model.safetensors"):
+        adapter_hash(tmp_path)
+    with pytest.raises(RabcFileError, match="adapter_config.json"):
+        load_adapter(torch.nn.Linear(2, 2), tmp_path)
+
+
+def _toy_group(success: bool = True, static: bool = False, k: int = 5) -> PrefixGroup:
+    t = np.arange(1, k + 1) / k
+    return PrefixGroup(0, "task", success, static, [None] * k, np.zeros(k) if static else t, t)
+
+
+@pytest.mark.parametrize("name", ["bce", "ranking", "regression"])
+def test_each_objective_decreases_on_a_toy_batch(name):
+    torch.manual_seed(0)
+    gs = [_toy_group(), _toy_group(success=False), _toy_group(static=True)]
+    logp = torch.nn.Parameter(
+        -2.0 - torch.rand(len(gs), 5)
+    )  # (G, K) free log p values standing in for the model
+    opt = torch.optim.SGD([logp], lr=0.2)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        terms = [objective_loss(name, logp[i].clamp(max=-1e-3), g) for i, g in enumerate(gs)]
+        loss = torch.stack([x for x in terms if x is not None]).sum()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_objective_semantics():
+    lp = torch.tensor([-3.0, -2.0, -1.0])
+    g = _toy_group(k=3)
+    # ranking: increasing scores on a successful episode cost less than decreasing ones
+    assert objective_loss("ranking", lp, g) < objective_loss("ranking", lp.flip(0), g)
+    assert objective_loss("ranking", lp, _toy_group(success=False, k=3)) is None
+    assert float(objective_loss("ranking", torch.full((3,), -2.0), _toy_group(static=True, k=3))) == 0.0
+    # regression: the target is log(f + (1 - f) * progress); progress 1 → log p = 0
+    assert float(objective_loss("regression", torch.log(0.05 + 0.95 * torch.tensor(g.time)), g)) < 1e-10
+    assert parse_objective("regression:1+ranking:0.5") == {"regression": 1.0, "ranking": 0.5}
+    with pytest.raises(ValueError, match="unknown objective"):
+        parse_objective("mse")
+
+
+def test_full_training_on_toy_groups_moves_logp_toward_targets(tiny_vlm_dir, groups):
+    scorer = TopRewardScorer(str(tiny_vlm_dir), num_anchors=5, max_frames=8)
+    model = scorer.adapter.model
+    for p in model.parameters():
+        p.requires_grad_(True)
+    g = [x for x in groups if not x.static][:1]
+    res = train_scorer(
+        model, g, scorer.answer_ids[0], objective="regression", steps=15, groups_per_step=1, lr=1e-2
+    )
+    assert res.losses[-1] < res.losses[0]
+    lp = torch.stack([prefix_logp(model, x, scorer.answer_ids[0]) for x in g[0].inputs]).detach()
+    assert torch.isfinite(lp).all()
+
+
+def test_finetune_stage_evaluates_saves_and_reports(tiny_vlm_dir, tiny_dataset, tmp_path):
+    scorer = TopRewardScorer(str(tiny_vlm_dir), num_anchors=4, max_frames=6)
+    splits = split_episodes(tiny_dataset, 0.34, 0)
+    splits["train"] = splits["train"][:2]
+    stage = StageConfig(objective="ranking+bce", steps=2, groups_per_step=2, anchors_per_group=4)
+    res = finetune_stage(scorer, tiny_dataset, splits, stage, tmp_path / "ad")
+    assert res["adapter_hash"] == adapter_hash(tmp_path / "ad")
+    for when in ("before", "after"):
+        for split in ("val", "heldout"):
+            m = res[when][split]
+            assert len(m["voc_per_episode"]) == len(splits[split]) == len(m["static_voc_per_episode"])
+            assert -1.0 <= m["static_voc"] <= 1.0
+    js, md = write_report(tmp_path, {"stages": {"lora": res}}, "t")
+    assert "| lora | after | heldout |" in md.read_text() and json.loads(js.read_text(), parse_constant=float)
+
+
+def test_evaluate_scorer_metrics(ft_scorer, tiny_dataset):
+    eps = split_episodes(tiny_dataset, 0.0, 0)["train"][:3]
+    m = evaluate_scorer(ft_scorer, tiny_dataset, eps, static=False)
+    assert len(m["voc_per_episode"]) == 3 and np.isnan(m["static_voc"])
+    assert np.isfinite(m["voc"]) and -1 <= m["voc"] <= 1
