@@ -261,6 +261,10 @@ class Sarm(WeightingScheme):
 
     def __post_init__(self) -> None:
         AdvantageScheme.__post_init__(self)  # type: ignore[arg-type]
+        if not (np.isfinite(self.kappa) and self.kappa >= 0):
+            raise ValueError(f"kappa must be a finite number >= 0 (SARM Eq. 9 threshold), got {self.kappa}")
+        if not (np.isfinite(self.epsilon) and self.epsilon > 0):
+            raise ValueError(f"epsilon must be a finite number > 0, got {self.epsilon}")
 
     direction: ClassVar[str] = "forward"
 
