@@ -184,7 +184,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     ckpt = cfg.ckpt_path
     if ckpt == "last":
         ckpt = str(run_dir / "checkpoints" / "last.ckpt")
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
+    # weights_only: a checkpoint is never an arbitrary pickle (it holds tensors and plain containers only)
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt, weights_only=True)
 
     if trainer.is_global_zero:
         module.eval_policy.save_pretrained(run_dir / "policy", preprocessor, postprocessor)
