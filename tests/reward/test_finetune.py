@@ -180,3 +180,24 @@ def test_evaluate_scorer_metrics(ft_scorer, tiny_dataset):
     m = evaluate_scorer(ft_scorer, tiny_dataset, eps, static=False)
     assert len(m["voc_per_episode"]) == 3 and np.isnan(m["static_voc"])
     assert np.isfinite(m["voc"]) and -1 <= m["voc"] <= 1
+
+
+def test_cli_configs_compose_into_stage_configs():
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    with initialize_config_dir(str(configs), version_base="1.3"):
+        cfg = compose("finetune_scorer", overrides=["model=m", "out=o", "dataset.root=d", "objective=bce"])
+    stage = StageConfig(**OmegaConf.to_container(cfg.stage, resolve=True))
+    assert stage.objective == "bce" and stage.mode == "lora"
+    params = set(TopRewardScorer.__init__.__code__.co_varnames)
+    assert set(cfg.scorer) <= params
+    with initialize_config_dir(str(configs / "finetune"), version_base="1.3"):
+        cfg = compose("indomain", overrides=["out=o"])
+    for key, mode in (("full", "full"), ("lora", "lora")):
+        assert StageConfig(**OmegaConf.to_container(cfg[key], resolve=True)).mode == mode
+    with pytest.raises(ValueError, match="mode"):
+        StageConfig(mode="qlora")
