@@ -60,22 +60,19 @@ def prepare_weights(
             fallback_weight=cfg.data.fallback_weight,
         )
     else:
-        from rabc.progress import read_progress
-
-        read_progress(
-            cfg.progress, expect_num_frames=num_frames, expect_fingerprint=fingerprint
-        )  # provenance
-        scheme_cfg = OmegaConf.to_container(cfg.weighting, resolve=True)
-        scheme = instantiate(scheme_cfg)
+        scheme = instantiate(OmegaConf.to_container(cfg.weighting, resolve=True))
         info = EpisodeInfo(episodes["episode_index"].to_numpy(), episodes["success"].to_numpy(dtype=bool))
-        result, meta = compute_weights(cfg.progress, scheme, episode_info=info)
-        meta["dataset_fingerprint"] = fingerprint
-        write_weights(run_dir / "weights.parquet", result, meta)
-        table = WeightTable.load(
-            run_dir / "weights.parquet",
+        result, meta = compute_weights(
+            cfg.progress,
+            scheme,
+            episode_info=info,
             expect_num_frames=num_frames,
             expect_fingerprint=fingerprint,
-            fallback_weight=cfg.data.fallback_weight,
+        )
+        meta["dataset_fingerprint"] = fingerprint
+        write_weights(run_dir / "weights.parquet", result, meta)
+        table = WeightTable.from_result(
+            result, meta, fallback_weight=cfg.data.fallback_weight, source=str(run_dir / "weights.parquet")
         )
     # per-frame quality / success labels for the diagnostics (episodes are contiguous ranges of global index)
     eps = episodes.sort_values("from_index")

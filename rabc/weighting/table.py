@@ -49,9 +49,14 @@ def compute_weights(
     *,
     fps: float | None = None,
     episode_info: EpisodeInfo | None = None,
+    expect_num_frames: int | None = None,
+    expect_fingerprint: str | None = None,
 ) -> tuple[WeightResult, dict[str, Any]]:
-    """Read a progress parquet, apply ``scheme``; returns (result, weights-file metadata)."""
-    progress = read_progress(progress_path)
+    """Read a progress parquet (checked against the dataset when ``expect_*`` are given), apply ``scheme``;
+    returns (result, weights-file metadata)."""
+    progress = read_progress(
+        progress_path, expect_num_frames=expect_num_frames, expect_fingerprint=expect_fingerprint
+    )
     fps_v = resolve_fps(progress, fps)
     result = scheme(progress, fps_v, episode_info)
     meta = {
