@@ -96,8 +96,12 @@ def scorer_provenance(scorer: Any, name: str) -> dict[str, Any]:
             "frame_size": getattr(scorer, "frame_size", None),
             "prompt_prefix": getattr(scorer, "prompt_prefix", None),
             "prompt_suffix_template": getattr(scorer, "prompt_suffix_template", None),
+            # LoRA adapter applied to the model (TopRewardScorer(adapter=...)); None for the base model
+            "adapter_sha256": getattr(scorer, "adapter_hash", None),
+            "adapter_path": getattr(scorer, "adapter_path", None),
+            "adapter_merged": getattr(scorer, "merge_adapter", None),
         }
-    prov.setdefault("adapter_sha256", None)  # no fine-tuned adapters yet
+    prov.setdefault("adapter_sha256", None)
     prov["scorer"] = name
     return prov
 

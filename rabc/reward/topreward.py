@@ -129,6 +129,7 @@ class TopRewardScorer:
             self.model_id = str(model)
         self.adapter_path: str | None = None
         self.adapter_hash: str | None = None
+        self.merge_adapter: bool | None = bool(merge_adapter) if adapter is not None else None
         if adapter is not None:
             from rabc.reward.lora import adapter_hash, load_adapter
 

@@ -201,3 +201,28 @@ def test_cli_configs_compose_into_stage_configs():
         assert StageConfig(**OmegaConf.to_container(cfg[key], resolve=True)).mode == mode
     with pytest.raises(ValueError, match="mode"):
         StageConfig(mode="qlora")
+
+
+def test_labeller_records_the_adapter_hash_in_provenance(adapted, tiny_vlm_dir, tiny_dataset, tmp_path):
+    from rabc.io import file_sha256
+    from rabc.reward.labeller import label_dataset
+
+    _, _, _, out, digest = adapted
+    scorer = TopRewardScorer(str(tiny_vlm_dir), num_anchors=3, max_frames=8, adapter=str(out))
+    assert scorer.adapter_hash == digest and scorer.merge_adapter is True
+    table = label_dataset(
+        tiny_dataset,
+        scorer,
+        tmp_path / "p.parquet",
+        scorer_name="indomain",
+        episodes=[0],
+        show_progress=False,
+    )
+    p = table.provenance
+    assert p["adapter_sha256"] == digest and p["adapter_path"] == str(out) and p["adapter_merged"] is True
+    assert p["adapter_sha256"] == file_sha256(out / ADAPTER_WEIGHTS)  # the peft weights file's digest
+    base = label_dataset(
+        tiny_dataset, TopRewardScorer(str(tiny_vlm_dir), num_anchors=3, max_frames=8), tmp_path / "b.parquet",
+        scorer_name="base", episodes=[0], show_progress=False,
+    )  # fmt: skip
+    assert base.provenance["adapter_sha256"] is None and base.provenance["adapter_merged"] is None
