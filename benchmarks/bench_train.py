@@ -154,6 +154,7 @@ def main() -> None:
     for _ in tqdm(range(args.repeats), desc="repeats"):
         for name, fn in arms.items():  # interleaved: machine load hits every arm alike
             rates[name].append(fn())
+        tqdm.write("samples/s so far: " + json.dumps({k: [round(x, 1) for x in v] for k, v in rates.items()}))
     med = {k: statistics.median(v) for k, v in rates.items()}
     row = {
         "config": "act (configs/policy/act.yaml)",
