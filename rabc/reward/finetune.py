@@ -9,11 +9,16 @@ Objectives (``objective="bce"``, ``"ranking"``, ``"regression"`` or a sum such a
 - ``bce``: binary cross-entropy of p = exp(r): positives are the final prefixes of successful episodes, negatives
   the final prefixes of failed episodes, early prefixes (time fraction ≤ ``early_fraction``) and static clips.
 - ``ranking``: within a successful episode a later prefix must score above an earlier one, logistic loss
-  softplus(−(r_j − r_i)) over all pairs i < j; static clips get a flatness penalty (r_j − r_i)².
+  softplus(−(r_j − r_i)) over all pairs i < j; static clips get a flatness penalty |r_j − r_i|.
 - ``regression``: p = exp(r) regressed to the oracle progress in log space, (r − log(f + (1 − f)·y))², floor
   f = ``regression_floor`` (so progress 0 maps to a finite target); static clips have target 0.
 
-Static clips (the first frame repeated, same timestamps) are the length-bias negatives of PAPER.md §1.
+Static clips (the first frame repeated, same timestamps) are the length-bias negatives of PAPER.md §1. They alone
+do not stop a small model from counting frames/timestamps (a drift of 1e-4 per prefix is already VOC 1 on a static
+clip). Reversed clips (``reverse=True``: the episode played backwards under the same timestamps, progress falling
+with prefix length) break the length shortcut: a longer prefix is then as often worse as better, so the score has
+to come from the frames. ``ranking`` orders reversed prefixes earlier-above-later; ``regression`` fits their
+(falling) oracle progress; ``bce`` treats their final prefix as a negative.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class PrefixGroup:
     inputs: list
     progress: np.ndarray
     time: np.ndarray
+    reversed: bool = False
 
 
 def parse_objective(objective: str) -> dict[str, float]:
@@ -70,9 +76,11 @@ def build_groups(
     episodes: Sequence[int],
     *,
     static: bool = True,
+    reverse: bool = False,
     show_progress: bool = False,
 ) -> list[PrefixGroup]:
-    """Decode, subsample (``scorer.max_frames``) and encode the anchor prefixes of each episode (+ a static copy).
+    """Decode, subsample (``scorer.max_frames``) and encode the anchor prefixes of each episode, plus a static copy
+    (``static``: first frame repeated) and a reversed copy (``reverse``: frames backwards, same timestamps).
 
     Oracle progress per frame comes from ``<root>/progress/oracle.parquet`` (the dataset generator's contract).
     """
@@ -108,6 +116,11 @@ def build_groups(
         enc = [scorer.adapter.encode(text, clip.prefix(int(L))) for L in lengths]
         p = np.nan_to_num(prog[clip.indices[lengths - 1]].astype(np.float64), nan=0.0)
         groups.append(PrefixGroup(int(ep), str(row["task"]), bool(row["success"]), False, enc, p, time))
+        if reverse:
+            back = type(clip)(clip.frames.flip(0).contiguous(), clip.indices, clip.fps)
+            enc = [scorer.adapter.encode(text, back.prefix(int(L))) for L in lengths]
+            rp = np.nan_to_num(prog[clip.indices[::-1][lengths - 1]].astype(np.float64), nan=0.0)
+            groups.append(PrefixGroup(int(ep), str(row["task"]), False, False, enc, rp, time, reversed=True))
         if static:
             frozen = type(clip)(clip.frames[:1].expand_as(clip.frames).contiguous(), clip.indices, clip.fps)
             enc = [scorer.adapter.encode(text, frozen.prefix(int(L))) for L in lengths]
@@ -134,12 +147,12 @@ def objective_loss(
     """Loss of one group's K prefix log-probs ``logp`` (K,) under objective ``name``; None if it has no terms."""
     if name == "bce":
         y = torch.full_like(logp, float("nan"))
-        early = torch.as_tensor(group.time <= early_fraction)
-        y[early] = 0.0
+        if not group.reversed:  # a reversed clip's early prefixes end on late (high-progress) frames
+            y[torch.as_tensor(group.time <= early_fraction)] = 0.0
         if group.static:
             y[:] = 0.0
         else:
-            y[-1] = float(group.success)
+            y[-1] = float(group.success and not group.reversed)
         keep = ~torch.isnan(y)
         if not keep.any():
             return None
@@ -149,8 +162,10 @@ def objective_loss(
     if name == "ranking":
         diff = logp[None, :] - logp[:, None]  # (K, K): diff[i, j] = r_j − r_i
         upper = torch.triu(torch.ones_like(diff, dtype=torch.bool), diagonal=1)  # pairs i < j
-        if group.static:
-            return diff[upper].pow(2).mean() if upper.any() else None
+        if group.static:  # flat: L1, so a small monotone drift (already VOC 1) still has a full-size gradient
+            return diff[upper].abs().mean() if upper.any() else None
+        if group.reversed and upper.any():  # played backwards: an earlier prefix is above a later one
+            return F.softplus(diff[upper]).mean()
         if not group.success or not upper.any():
             return None
         return F.softplus(-diff[upper]).mean()
@@ -179,6 +194,7 @@ def train_scorer(
     anchors_per_group: int | None = 6,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
+    vision_lr_mult: float = 1.0,
     seed: int = 0,
     early_fraction: float = 0.34,
     regression_floor: float = 0.05,
@@ -187,7 +203,10 @@ def train_scorer(
     """AdamW on the trainable parameters of ``model`` (all of them, or only the LoRA matrices of a PeftModel).
 
     Each step draws ``groups_per_step`` groups and up to ``anchors_per_group`` of their anchors (always keeping
-    the first and last), one forward per prefix, and averages the groups' objective losses.
+    the first and last), one forward per prefix, and averages the groups' objective losses. The vision tower's
+    parameters (names containing ``visual``) train at ``lr * vision_lr_mult``: from a random init their gradients
+    are ~400x smaller than the language model's (measured on the tiny Qwen3-VL), so at one learning rate the
+    model fits the objectives from the prompt length alone and stays blind to the frames.
     """
     import time as _time
 
@@ -196,10 +215,17 @@ def train_scorer(
     weights = parse_objective(objective)
     if not groups:
         raise ValueError("no training prefixes")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
         raise ValueError("the model has no trainable parameters")
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if not vision_lr_mult > 0:
+        raise ValueError(f"vision_lr_mult must be > 0, got {vision_lr_mult}")
+    vis = [p for n, p in named if "visual" in n]
+    rest = [p for n, p in named if "visual" not in n]
+    param_groups = [{"params": rest, "lr": lr}] if rest else []
+    if vis:
+        param_groups.append({"params": vis, "lr": lr * vision_lr_mult})
+    opt = torch.optim.AdamW(param_groups, lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
     model.train()
     losses: list[float] = []
@@ -235,8 +261,9 @@ def _subgroup(g: PrefixGroup, k: int | None, rng: np.random.Generator) -> Prefix
     mid = np.sort(rng.choice(np.arange(1, n - 1), size=max(k - 2, 0), replace=False))
     idx = np.concatenate([[0], mid, [n - 1]]).astype(int)
     return PrefixGroup(
-        g.episode_index, g.task, g.success, g.static, [g.inputs[i] for i in idx], g.progress[idx], g.time[idx]
-    )
+        g.episode_index, g.task, g.success, g.static, [g.inputs[i] for i in idx], g.progress[idx], g.time[idx],
+        reversed=g.reversed,
+    )  # fmt: skip
 
 
 def _fps(stamps: np.ndarray) -> float:

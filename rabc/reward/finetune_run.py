@@ -36,7 +36,11 @@ class StageConfig:
     anchors_per_group: int | None = 6
     lr: float = 1e-3
     weight_decay: float = 0.0
+    vision_lr_mult: float = 1.0  # learning-rate multiplier of the vision tower (see train_scorer)
     static_negatives: bool = True
+    reverse_negatives: bool = (
+        False  # episodes played backwards: breaks the "longer prefix scores higher" shortcut
+    )
     early_fraction: float = 0.34
     regression_floor: float = 0.05
     lora_r: int = 8
@@ -73,8 +77,9 @@ def finetune_stage(
     if evaluate_before:
         result["before"] = _evaluate(scorer, root, splits, show_progress)
     groups = build_groups(
-        scorer, root, splits["train"], static=stage.static_negatives, show_progress=show_progress
-    )
+        scorer, root, splits["train"], static=stage.static_negatives, reverse=stage.reverse_negatives,
+        show_progress=show_progress,
+    )  # fmt: skip
     model = scorer.adapter.model
     peft_model = None
     if stage.mode == "lora":
@@ -89,7 +94,7 @@ def finetune_stage(
     trained = train_scorer(
         model, groups, scorer.answer_ids[0], objective=stage.objective, steps=stage.steps,
         groups_per_step=stage.groups_per_step, anchors_per_group=stage.anchors_per_group, lr=stage.lr,
-        weight_decay=stage.weight_decay, seed=stage.seed, early_fraction=stage.early_fraction,
+        weight_decay=stage.weight_decay, vision_lr_mult=stage.vision_lr_mult, seed=stage.seed, early_fraction=stage.early_fraction,
         regression_floor=stage.regression_floor, show_progress=show_progress,
     )  # fmt: skip
     for p in scorer.adapter.model.parameters():

@@ -131,6 +131,21 @@ def test_each_objective_decreases_on_a_toy_batch(name):
     assert losses[-1] < 0.7 * losses[0]
 
 
+def test_reversed_groups_play_the_episode_backwards(ft_scorer, tiny_dataset, groups):
+    ep = split_episodes(tiny_dataset, 0.0, 0)["train"][:1]
+    fwd, back = build_groups(ft_scorer, tiny_dataset, ep, static=False, reverse=True)
+    assert not fwd.reversed and back.reversed and not back.success and not back.static
+    # same frame times (identical token layout), the last prefix of the reversed clip ends on the first frame
+    assert torch.equal(back.inputs[-1]["input_ids"], fwd.inputs[-1]["input_ids"])
+    np.testing.assert_array_equal(back.time, fwd.time)
+    assert back.progress[0] == fwd.progress[-1] and back.progress[-1] == 0.0
+    assert torch.equal(fwd.inputs[0]["pixel_values_videos"], groups[0].inputs[0]["pixel_values_videos"])
+    # ranking on a reversed clip: falling scores cost less than rising ones; bce: its final prefix is a negative
+    lp = torch.tensor([-1.0, -2.0, -3.0, -4.0, -5.0])
+    assert objective_loss("ranking", lp, back) < objective_loss("ranking", lp.flip(0), back)
+    assert objective_loss("bce", lp, back) < objective_loss("bce", lp.flip(0), back)
+
+
 def test_objective_semantics():
     lp = torch.tensor([-3.0, -2.0, -1.0])
     g = _toy_group(k=3)
