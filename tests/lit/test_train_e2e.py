@@ -93,6 +93,11 @@ def test_train_diffusion_with_weighted_sampling(tiny_dataset, tmp_path):
     result = train(cfg, tmp_path / "run")
     assert result["steps"] == 4 and np.isfinite(result["train/loss"])
     assert (tmp_path / "run" / "policy" / "model.safetensors").is_file()
+    # eval.py rebuilds the Diffusion policy (EMA weights) from the run's own export and rolls it out
+    from rabc.lit.evaluate import evaluate
+
+    report = evaluate(tmp_path / "run", episodes=1, max_steps=10, batch_size=1, heldout_tasks=[])
+    assert report["policy"] == "diffusion" and report["overall"]["episodes"] == 2
 
 
 def test_weights_from_another_dataset_are_rejected(tiny_dataset, tmp_path):
