@@ -1,6 +1,6 @@
 """Label a LeRobot dataset with a progress scorer → ``progress.parquet`` (lerobot's RA-BC format + raw columns).
 
-    python scripts/score.py dataset.root=DIR scorer=tiny scorer.model=DIR out=PATH
+    python scripts/score.py dataset.root=DIR scorer=topreward_tiny scorer.model=DIR out=PATH
     python scripts/score.py dataset.root=DIR scorer=topreward_qwen3vl_8b out=PATH shard=0/4 resume=true
     python scripts/score.py dataset.root=DIR scorer=oracle out=PATH          # or scorer=random
     python scripts/score.py dataset.root=DIR scorer=... out=PATH merge_only=true
