@@ -170,6 +170,16 @@ class WeightTable:
             raise RabcFileError(
                 f"{path}: metadata says {meta['num_frames']} frames but the file holds {len(wt)}"
             )
+        if fallback_weight is not None and expect_num_frames is not None and len(wt) != expect_num_frames:
+            # an explicit fallback covers the frames without a weight (counted and logged at lookup)
+            log.warning(
+                "%s: weights cover %d frames, the dataset has %d; missing frames get fallback_weight=%s",
+                path,
+                len(wt),
+                expect_num_frames,
+                fallback_weight,
+            )
+            expect_num_frames = None
         wt.validate(num_frames=expect_num_frames, fingerprint=expect_fingerprint)
         return wt
 

@@ -103,3 +103,14 @@ def test_missing_index_is_an_error_unless_fallback(weights_file, caplog):
     np.testing.assert_array_equal(got_t.numpy(), [0.5, 0.5])
     assert fb.num_fallback == 4
     assert "fallback_weight=0.5" in caplog.text
+
+
+def test_explicit_fallback_accepts_a_table_with_fewer_frames(weights_file, caplog):
+    out, _, result = weights_file
+    n = len(result)
+    with pytest.raises(RabcFileError, match=f"weights cover {n} frames but the dataset has {n + 3}"):
+        WeightTable.load(out, expect_num_frames=n + 3)
+    with caplog.at_level(logging.WARNING):
+        wt = WeightTable.load(out, expect_num_frames=n + 3, fallback_weight=1.0)
+    assert "missing frames get fallback_weight=1.0" in caplog.text
+    assert wt.lookup(np.array([10_000]))[0] == 1.0 and wt.num_fallback == 1
