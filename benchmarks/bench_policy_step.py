@@ -27,7 +27,8 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "policy"
 DIMS = {OBS_STATE: 4, OBS_ENV_STATE: 17, ACTION: 4}
 
 
-def _features_and_stats():
+def features_and_stats():
+    """Feature specs and unit stats of the sim dataset's state-only inputs (shared with bench_train.py)."""
     inputs = {
         OBS_STATE: PolicyFeature(FeatureType.STATE, (DIMS[OBS_STATE],)),
         OBS_ENV_STATE: PolicyFeature(FeatureType.ENV, (DIMS[OBS_ENV_STATE],)),
@@ -66,7 +67,7 @@ def _timeit(fn, steps: int, warmup: int, label: str, sync) -> list[float]:
 def bench(stem: str, batch_size: int, steps: int, warmup: int, device: str | None) -> dict:
     cfg = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{stem}.yaml"), resolve=True)
     name = cfg.pop("name")
-    inputs, outputs, stats = _features_and_stats()
+    inputs, outputs, stats = features_and_stats()
     torch.manual_seed(0)
     adapter, _, _ = make_policy(
         name, input_features=inputs, output_features=outputs, dataset_stats=stats, device=device, **cfg

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from lerobot.configs import FeatureType, PolicyFeature
+from bench_policy_step import DIMS, features_and_stats  # benchmarks/ is on sys.path when run as a script
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
@@ -34,7 +34,6 @@ from rabc.policies import make_policy
 from rabc.types import ACTION, ACTION_IS_PAD, OBS_ENV_STATE, OBS_STATE, SAMPLE_WEIGHT
 
 ROOT = Path(__file__).resolve().parents[1]
-DIMS = {OBS_STATE: 4, OBS_ENV_STATE: 17, ACTION: 4}
 GRAD_CLIP = 10.0  # configs/trainer/cpu.yaml gradient_clip_val, and lerobot's default grad_clip_norm
 
 
@@ -54,13 +53,7 @@ def _weight_pool(progress: Path) -> np.ndarray:
 def _make(batch_size: int):
     cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "configs/policy/act.yaml"), resolve=True)
     name = cfg.pop("name")
-    inputs = {
-        OBS_STATE: PolicyFeature(FeatureType.STATE, (DIMS[OBS_STATE],)),
-        OBS_ENV_STATE: PolicyFeature(FeatureType.ENV, (DIMS[OBS_ENV_STATE],)),
-    }
-    outputs = {ACTION: PolicyFeature(FeatureType.ACTION, (DIMS[ACTION],))}
-    stats = {k: {"mean": torch.zeros(d), "std": torch.ones(d), "min": -torch.ones(d), "max": torch.ones(d)}
-             for k, d in DIMS.items()}  # fmt: skip
+    inputs, outputs, stats = features_and_stats()
     torch.manual_seed(0)
     return make_policy(
         name, input_features=inputs, output_features=outputs, dataset_stats=stats, device="cpu", **cfg
