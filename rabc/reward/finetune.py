@@ -12,6 +12,12 @@ Objectives (``objective="bce"``, ``"ranking"``, ``"regression"`` or a sum such a
   softplus(−(r_j − r_i)) over all pairs i < j; static clips get a flatness penalty |r_j − r_i|.
 - ``regression``: p = exp(r) regressed to the oracle progress in log space, (r − log(f + (1 − f)·y))², floor
   f = ``regression_floor`` (so progress 0 maps to a finite target); static clips have target 0.
+- ``contrast``: equal-length contrast between the variants of one episode (real, static, reversed clip). At the
+  same anchor the prompts have the same length and the same timestamps, so the only way to order them is to look
+  at the frames: hinge relu(m·(y_a − y_b) − (r_a − r_b)) for every pair of variants with oracle progress
+  y_a − y_b ≥ ``contrast_min_gap`` at that anchor, m = ``contrast_margin`` (log-prob units per unit progress).
+  Needs ``static`` and/or ``reverse`` groups; it is computed when a real group is drawn (its siblings at the
+  same anchors ride along).
 
 Static clips (the first frame repeated, same timestamps) are the length-bias negatives of PAPER.md §1. They alone
 do not stop a small model from counting frames/timestamps (a drift of 1e-4 per prefix is already VOC 1 on a static
@@ -38,7 +44,7 @@ from rabc.reward.topreward import TopRewardScorer, anchor_lengths
 
 logger = logging.getLogger(__name__)
 
-OBJECTIVES = ("bce", "ranking", "regression")
+OBJECTIVES = ("bce", "ranking", "regression", "contrast")
 
 
 @dataclass
@@ -176,6 +182,29 @@ def objective_loss(
     raise ValueError(f"unknown objective {name!r}; choose from {OBJECTIVES}")
 
 
+def contrast_loss(
+    logps: Sequence[torch.Tensor],
+    progress: Sequence[np.ndarray],
+    *,
+    margin: float = 1.0,
+    min_gap: float = 0.2,
+) -> torch.Tensor | None:
+    """Equal-length contrast between clip variants (real / static / reversed) of one episode.
+
+    logps: V tensors (K,) of r = log p(" True") at the same K anchors; progress: V arrays (K,) of oracle progress.
+    Loss: mean over pairs (a, b, k) with y_a[k] − y_b[k] ≥ ``min_gap`` of relu(margin·(y_a − y_b) − (r_a − r_b)).
+    None when no pair qualifies.
+    """
+    r = torch.stack(list(logps))  # (V, K)
+    y = torch.as_tensor(np.stack(progress), dtype=r.dtype)  # (V, K)
+    dy = y[:, None, :] - y[None, :, :]  # (V, V, K): y_a − y_b
+    dr = r[:, None, :] - r[None, :, :]  # (V, V, K): r_a − r_b
+    keep = dy >= min_gap
+    if not keep.any():
+        return None
+    return torch.relu(margin * dy[keep] - dr[keep]).mean()
+
+
 @dataclass
 class TrainResult:
     losses: list[float]  # per step
@@ -198,6 +227,8 @@ def train_scorer(
     seed: int = 0,
     early_fraction: float = 0.34,
     regression_floor: float = 0.05,
+    contrast_margin: float = 1.0,
+    contrast_min_gap: float = 0.2,
     show_progress: bool = False,
 ) -> TrainResult:
     """AdamW on the trainable parameters of ``model`` (all of them, or only the LoRA matrices of a PeftModel).
@@ -207,6 +238,9 @@ def train_scorer(
     parameters (names containing ``visual``) train at ``lr * vision_lr_mult``: from a random init their gradients
     are ~400x smaller than the language model's (measured on the tiny Qwen3-VL), so at one learning rate the
     model fits the objectives from the prompt length alone and stays blind to the frames.
+
+    ``contrast`` in ``objective``: when a real group is drawn, its static/reversed siblings (same episode) are
+    forwarded at the same anchors and :func:`contrast_loss` orders the variants by oracle progress.
     """
     import time as _time
 
@@ -227,6 +261,10 @@ def train_scorer(
         param_groups.append({"params": vis, "lr": lr * vision_lr_mult})
     opt = torch.optim.AdamW(param_groups, lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
+    siblings: dict[int, list[PrefixGroup]] = {}
+    for g in groups:
+        if g.static or g.reversed:
+            siblings.setdefault(g.episode_index, []).append(g)
     model.train()
     losses: list[float] = []
     t0 = _time.perf_counter()
@@ -235,12 +273,26 @@ def train_scorer(
         opt.zero_grad(set_to_none=True)
         terms: list[torch.Tensor] = []
         for gi in rng.choice(len(groups), size=min(groups_per_step, len(groups)), replace=False):
-            g = _subgroup(groups[int(gi)], anchors_per_group, rng)
+            full = groups[int(gi)]
+            idx = _anchor_subset(len(full.inputs), anchors_per_group, rng)
+            g = _take(full, idx)
             lp = torch.stack([prefix_logp(model, x, answer_id) for x in g.inputs])  # (K,)
             for name, w in weights.items():
-                loss = objective_loss(
-                    name, lp, g, early_fraction=early_fraction, regression_floor=regression_floor
-                )
+                if name == "contrast":
+                    if full.static or full.reversed or not siblings.get(full.episode_index):
+                        continue
+                    sib = [_take(s, idx) for s in siblings[full.episode_index]]
+                    lps = [lp] + [
+                        torch.stack([prefix_logp(model, x, answer_id) for x in s.inputs]) for s in sib
+                    ]
+                    loss = contrast_loss(
+                        lps, [g.progress] + [s.progress for s in sib], margin=contrast_margin,
+                        min_gap=contrast_min_gap,
+                    )  # fmt: skip
+                else:
+                    loss = objective_loss(
+                        name, lp, g, early_fraction=early_fraction, regression_floor=regression_floor
+                    )
                 if loss is not None:
                     terms.append(w * loss)
         if not terms:
@@ -254,12 +306,17 @@ def train_scorer(
     return TrainResult(losses, steps, _time.perf_counter() - t0)
 
 
-def _subgroup(g: PrefixGroup, k: int | None, rng: np.random.Generator) -> PrefixGroup:
-    n = len(g.inputs)
+def _anchor_subset(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Indices of up to ``k`` of ``n`` anchors, always the first and last, sorted."""
     if k is None or n <= k:
-        return g
+        return np.arange(n)
     mid = np.sort(rng.choice(np.arange(1, n - 1), size=max(k - 2, 0), replace=False))
-    idx = np.concatenate([[0], mid, [n - 1]]).astype(int)
+    return np.concatenate([[0], mid, [n - 1]]).astype(int)
+
+
+def _take(g: PrefixGroup, idx: np.ndarray) -> PrefixGroup:
+    if len(idx) == len(g.inputs):
+        return g
     return PrefixGroup(
         g.episode_index, g.task, g.success, g.static, [g.inputs[i] for i in idx], g.progress[idx], g.time[idx],
         reversed=g.reversed,

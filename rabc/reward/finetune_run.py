@@ -43,6 +43,8 @@ class StageConfig:
     )
     early_fraction: float = 0.34
     regression_floor: float = 0.05
+    contrast_margin: float = 1.0  # "contrast" objective: log-prob margin per unit of oracle-progress gap
+    contrast_min_gap: float = 0.2  # ... between equal-length variants whose progress differs by at least this
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0
@@ -95,7 +97,8 @@ def finetune_stage(
         model, groups, scorer.answer_ids[0], objective=stage.objective, steps=stage.steps,
         groups_per_step=stage.groups_per_step, anchors_per_group=stage.anchors_per_group, lr=stage.lr,
         weight_decay=stage.weight_decay, vision_lr_mult=stage.vision_lr_mult, seed=stage.seed, early_fraction=stage.early_fraction,
-        regression_floor=stage.regression_floor, show_progress=show_progress,
+        regression_floor=stage.regression_floor, contrast_margin=stage.contrast_margin,
+        contrast_min_gap=stage.contrast_min_gap, show_progress=show_progress,
     )  # fmt: skip
     for p in scorer.adapter.model.parameters():
         p.requires_grad_(False)
