@@ -13,6 +13,7 @@ from rabc.io import RabcFileError
 from rabc.reward.finetune import (
     PrefixGroup,
     build_groups,
+    contrast_loss,
     evaluate_scorer,
     objective_loss,
     parse_objective,
@@ -158,6 +159,45 @@ def test_objective_semantics():
     assert parse_objective("regression:1+ranking:0.5") == {"regression": 1.0, "ranking": 0.5}
     with pytest.raises(ValueError, match="unknown objective"):
         parse_objective("mse")
+
+
+def test_contrast_loss_orders_equal_length_variants_by_progress():
+    y_real, y_static = np.array([0.1, 0.5, 1.0]), np.zeros(3)
+    good = [
+        torch.tensor([-2.0, -1.0, 0.0]),
+        torch.tensor([-2.0, -2.0, -2.0]),
+    ]  # real above static by >= margin
+    bad = [good[1], good[0]]
+    assert float(contrast_loss(good, [y_real, y_static], margin=1.0, min_gap=0.2)) == 0.0
+    assert float(contrast_loss(bad, [y_real, y_static], margin=1.0, min_gap=0.2)) > 1.0
+    # only pairs with a progress gap >= min_gap count; none → None
+    assert contrast_loss(good, [y_real, y_real], margin=1.0, min_gap=0.2) is None
+    # hinge scales with the gap: real 0.5 above static needs r_real - r_static >= 0.5
+    lp = [torch.tensor([-1.0]), torch.tensor([-1.3])]
+    assert float(contrast_loss(lp, [np.array([0.5]), np.zeros(1)], margin=1.0)) == pytest.approx(0.2)
+
+
+def test_contrast_objective_reaches_the_vision_tower_through_equal_prompts(tiny_vlm_dir, tiny_dataset):
+    scorer = TopRewardScorer(str(tiny_vlm_dir), num_anchors=4, max_frames=6)
+    ep = split_episodes(tiny_dataset, 0.0, 0)["train"][:1]
+    gs = build_groups(scorer, tiny_dataset, ep, static=True, reverse=True)
+    real, back, frozen = gs
+    # same token ids at every anchor: only the pixels tell the variants apart
+    for x, y, z in zip(real.inputs, back.inputs, frozen.inputs, strict=True):
+        assert torch.equal(x["input_ids"], y["input_ids"]) and torch.equal(x["input_ids"], z["input_ids"])
+    model = scorer.adapter.model
+    for p in model.parameters():
+        p.requires_grad_(True)
+    res = train_scorer(
+        model, [real, back, frozen], scorer.answer_ids[0], objective="contrast", steps=10, groups_per_step=3,
+        anchors_per_group=None, lr=3e-3, contrast_margin=5.0, contrast_min_gap=0.0,
+    )  # fmt: skip
+    assert len(res.losses) == 10 and np.mean(res.losses[-3:]) < 0.8 * res.losses[0]
+    model.zero_grad()
+    lps = [torch.stack([prefix_logp(model, x, scorer.answer_ids[0]) for x in g.inputs]) for g in gs]
+    contrast_loss(lps, [g.progress for g in gs], margin=5.0, min_gap=0.0).backward()
+    vis = [p.grad.abs().sum() for n, p in model.named_parameters() if "visual" in n and p.grad is not None]
+    assert vis and float(torch.stack(vis).sum()) > 0
 
 
 def test_full_training_on_toy_groups_moves_logp_toward_targets(tiny_vlm_dir, groups):
