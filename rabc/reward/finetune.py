@@ -235,9 +235,8 @@ def train_scorer(
 
     Each step draws ``groups_per_step`` groups and up to ``anchors_per_group`` of their anchors (always keeping
     the first and last), one forward per prefix, and averages the groups' objective losses. The vision tower's
-    parameters (names containing ``visual``) train at ``lr * vision_lr_mult``: from a random init their gradients
-    are ~400x smaller than the language model's (measured on the tiny Qwen3-VL), so at one learning rate the
-    model fits the objectives from the prompt length alone and stays blind to the frames.
+    parameters (names containing ``visual``) train at ``lr * vision_lr_mult``. Keep it at 1: Adam normalises each
+    parameter's step, and x30 on the tiny Qwen3-VL blew the vision output up to a constant (rabc/reward/README.md).
 
     ``contrast`` in ``objective``: when a real group is drawn, its static/reversed siblings (same episode) are
     forwarded at the same anchors and :func:`contrast_loss` orders the variants by oracle progress.
