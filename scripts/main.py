@@ -3,8 +3,9 @@
     python scripts/main.py [--skip-scoring]
 
 1. demo dataset (mixed-quality Meta-World demos + oracle progress)    scripts/make_dataset.py
-2. tiny offline VLM (random Qwen3-VL; meaningless scores until trained) scripts/make_tiny_vlm.py
-3. TOPReward progress with the tiny VLM                                 scripts/score.py
+2. in-domain tiny scorer: a tiny Qwen3-VL trained on its own sim videos
+   (seeds disjoint from the demo dataset's), then LoRA-adapted           scripts/make_indomain_scorer.py
+3. TOPReward progress of the demos with that scorer                     scripts/score.py
 4. weights → weighted and uniform training → evaluation → tables        scripts/reproduce.py table=4 size=main
 
 Each step is the CLI a user would run, printed before it runs; finished steps are skipped on a re-run.
@@ -21,8 +22,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO / "data" / "metaworld_mixed"
-TINY_VLM = REPO / "artifacts" / "tiny_vlm"
-TOPREWARD_PROGRESS = DATASET / "progress" / "topreward_tiny.parquet"
+SCORER = REPO / "artifacts" / "indomain_scorer"
+SCORER_SEED_START = 500_000  # the scorer's own training videos use env seeds the demo dataset never uses
+TOPREWARD_PROGRESS = DATASET / "progress" / "topreward_indomain.parquet"
 
 
 def step(title: str, args: list[str], done: Path | None = None) -> None:
@@ -37,30 +39,57 @@ def step(title: str, args: list[str], done: Path | None = None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--skip-scoring", action="store_true", help="oracle progress only (no VLM scoring)")
     args = parser.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    step("1/4 demo dataset", ["scripts/make_dataset.py", f"root={DATASET}"], done=DATASET / "meta" / "info.json")
+    step(
+        "1/4 demo dataset",
+        ["scripts/make_dataset.py", f"root={DATASET}"],
+        done=DATASET / "meta" / "info.json",
+    )
     overrides = []
     scorer = REPO / "scripts" / "score.py"
     if args.skip_scoring:
         print("[main] 2-3/4 scoring skipped (--skip-scoring): oracle progress only")
     elif not scorer.is_file():
-        print("[main] 2-3/4 scoring skipped: scripts/score.py is not part of this version; oracle progress only")
+        print(
+            "[main] 2-3/4 scoring skipped: scripts/score.py is not part of this version; oracle progress only"
+        )
     else:
-        step("2/4 tiny offline VLM", ["scripts/make_tiny_vlm.py", f"out={TINY_VLM}"], done=TINY_VLM / "config.json")
-        step("3/4 TOPReward progress (tiny VLM)",
-             ["scripts/score.py", f"dataset.root={DATASET}", f"scorer.model={TINY_VLM}", f"out={TOPREWARD_PROGRESS}"],
-             done=TOPREWARD_PROGRESS)
+        step(
+            "2/4 in-domain tiny scorer",
+            [
+                "scripts/make_indomain_scorer.py",
+                f"out={SCORER}",
+                f"+dataset.generate.seed_start={SCORER_SEED_START}",
+            ],
+            done=SCORER / "adapter" / "adapter_model.safetensors",
+        )
+        step(
+            "3/4 TOPReward progress (in-domain scorer)",
+            [
+                "scripts/score.py",
+                f"dataset.root={DATASET}",
+                "scorer=topreward_indomain",
+                f"scorer.model={SCORER / 'pretrained'}",
+                f"scorer.adapter={SCORER / 'adapter'}",
+                f"out={TOPREWARD_PROGRESS}",
+            ],
+            done=TOPREWARD_PROGRESS,
+        )
         overrides.append(f"learned_progress={TOPREWARD_PROGRESS}")
     step("4/4 train + evaluate + tables", ["scripts/reproduce.py", "table=4", "size=main", *overrides])
     out = REPO / "runs" / "main"
     print("\n[main] done. Results:")
     print(f"  dataset + oracle progress: {DATASET}")
-    print(f"  runs (checkpoints, weights, TensorBoard): {out / 'runs'}   (tensorboard --logdir {out / 'runs'})")
+    print(
+        f"  runs (checkpoints, weights, TensorBoard): {out / 'runs'}   (tensorboard --logdir {out / 'runs'})"
+    )
     print(f"  tables and plots: {out / 'tables'}")
 
 
