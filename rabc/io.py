@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,3 +80,14 @@ def read_parquet(path: str | Path, columns: list[str] | None = None) -> tuple[pa
         raise RabcFileError(f"{path}: not a readable parquet file ({e})") from e
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
     return table, (json.loads(raw) if raw else {})
+
+
+def git_sha() -> str | None:
+    """Commit of the rabc checkout (recorded in every run and report), or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None

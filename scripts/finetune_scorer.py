@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -26,6 +25,7 @@ def main(cfg: DictConfig) -> None:
     from pathlib import Path
 
     from rabc.data import dataset_fingerprint, split_episodes
+    from rabc.io import git_sha
     from rabc.reward.finetune_run import StageConfig, finetune_stage, write_report
     from rabc.reward.topreward import TopRewardScorer
 
@@ -45,22 +45,13 @@ def main(cfg: DictConfig) -> None:
     result = finetune_stage(scorer, root, splits, stage, out, show_progress=True)
     report = {
         "model": str(model), "base_adapter_hash": scorer.adapter_hash, "dataset": str(root),
-        "dataset_fingerprint": dataset_fingerprint(root), "splits": splits, "git_sha": _git_sha(),
+        "dataset_fingerprint": dataset_fingerprint(root), "splits": splits, "git_sha": git_sha(),
         "stages": {"lora": result}, "adapter_hash": result["adapter_hash"],
     }  # fmt: skip
     js, md = write_report(out, report, f"LoRA fine-tuning of {model} ({stage.objective})")
     print(md.read_text())
     print(f"adapter: {out} (sha256 {result['adapter_hash']})")
     print(f"report:  {js}")
-
-
-def _git_sha() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -31,6 +30,7 @@ def main(cfg: DictConfig) -> None:
 
     from rabc.data import dataset_fingerprint, generate_dataset, split_episodes
     from rabc.data.generate import GenerateConfig
+    from rabc.io import git_sha
     from rabc.reward.finetune_run import StageConfig, finetune_stage, write_report
     from rabc.reward.tiny import make_tiny_vlm
     from rabc.reward.topreward import TopRewardScorer
@@ -56,22 +56,13 @@ def main(cfg: DictConfig) -> None:
     stages["lora"]["before"] = stages["full"]["after"]
     report = {
         "dataset": str(root), "dataset_fingerprint": dataset_fingerprint(root), "splits": splits,
-        "model_size": cfg.model.size, "git_sha": _git_sha(), "stages": stages,
+        "model_size": cfg.model.size, "git_sha": git_sha(), "stages": stages,
         "adapter_hash": stages["lora"]["adapter_hash"],
     }  # fmt: skip
     js, md = write_report(out, report, "In-domain tiny TOPReward scorer")
     print(md.read_text())
     print(f"scorer: TopRewardScorer({str(out / 'pretrained')!r}, adapter={str(out / 'adapter')!r})")
     print(f"report: {js}")
-
-
-def _git_sha() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ TensorBoard logs, and ``policy/`` in lerobot's own layout (EMA weights when enab
 from __future__ import annotations
 
 import logging
-import subprocess
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rabc import __version__
 from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
-from rabc.io import file_sha256, write_json
+from rabc.io import file_sha256, git_sha, write_json
 from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModule
 from rabc.lit.module import WeightedBCModule
 from rabc.policies import make_policy
@@ -36,16 +35,6 @@ from rabc.weighting import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def git_sha() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-        )
-        return out.stdout.strip() or None
-    except OSError:
-        return None
 
 
 def prepare_weights(
