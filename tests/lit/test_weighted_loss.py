@@ -96,3 +96,19 @@ def test_ema_tracks_policy():
     ema = torch.cat([p.flatten() for p in module.ema.averaged.parameters()])
     assert not torch.allclose(trained, ema)
     assert module.eval_policy is module.ema.averaged and module.ema.optimization_step == 4
+
+
+def test_metrics_reach_the_logger_on_logging_steps(tmp_path):
+    from pytorch_lightning.loggers import CSVLogger
+
+    module = WeightedBCModule(ToyPolicy(), optimizer=partial(torch.optim.SGD, lr=0.01))
+    trainer = pl.Trainer(
+        max_steps=12, log_every_n_steps=5, logger=CSVLogger(tmp_path, name="x", version=0),
+        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, DataLoader(ToyData(8), batch_size=2))
+    lines = (tmp_path / "x" / "version_0" / "metrics.csv").read_text().splitlines()
+    header, rows = lines[0].split(","), [dict(zip(lines[0].split(","), r.split(","))) for r in lines[1:]]
+    assert {"train/loss", "train/loss_unweighted", "weights/ess_frac", "weights/mean"} <= set(header)
+    assert [int(r["step"]) for r in rows if r["train/loss"]] == [4, 9]
+    assert "train/loss" in trainer.callback_metrics  # the last step (11) logs too
