@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -221,5 +222,35 @@ def test_sigkill_mid_run_loses_at_most_the_episode_in_flight(tiny_dataset, tiny_
     ref = tmp_path / "ref.parquet"
     label_dataset(tiny_dataset, scorer, ref, scorer_name="topreward_tiny", show_progress=False)
     a, b = _arrays(ref), _arrays(out)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_corrupt_video_is_named_and_resume_finishes_after_repair(
+    tiny_dataset, tiny_scorer, full_run, tmp_path, damage
+):
+    """A video that cannot be decoded (cut short, or not a video at all) stops the labeller with an error naming
+    the file; neither the progress parquet nor a half-written part file is left behind, the episodes finished
+    before it are kept, and once the file is repaired ``resume`` scores only the rest and gives the same parquet."""
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    videos = sorted((root / "videos").rglob("*.mp4"))
+    assert videos, "the tiny dataset has a camera"
+    data = videos[0].read_bytes()
+    videos[0].write_bytes(data[: len(data) // 3] if damage == "truncated" else b"\x00not a video" * 64)
+    out = tmp_path / "progress.parquet"
+    with pytest.raises(RabcFileError, match=rf"{videos[0].name}.*(cannot decode|decoded \d+ of \d+)") as e:
+        label_dataset(root, Counting(tiny_scorer), out, scorer_name="topreward_tiny", show_progress=False)
+    assert not out.exists()
+    parts = sorted(parts_dir(out).iterdir()) if parts_dir(out).exists() else []
+    assert all(p.suffix == ".parquet" for p in parts)  # no temp files
+    failed_at = int(re.search(r"episode (\d+)", str(e.value)).group(1))
+    assert [p.name for p in parts] == [part_path(out, i).name for i in range(failed_at)]
+    videos[0].write_bytes(data)
+    scorer = Counting(tiny_scorer)
+    label_dataset(root, scorer, out, scorer_name="topreward_tiny", resume=True, show_progress=False)
+    assert len(scorer.calls) == len(episode_table(root)) - failed_at
+    a, b = _arrays(full_run[0]), _arrays(out)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
