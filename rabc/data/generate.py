@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -152,6 +153,9 @@ def generate_dataset(cfg: GenerateConfig, show_progress: bool = True) -> dict[st
     params, plan = cfg.corruption_params, plan_episodes(cfg)
     features = dataset_features(cfg.camera, cfg.image_size)
     ds = create_dataset(tmp, features, CONTROL_FPS, repo_id=cfg.repo_id)
+    os.environ.setdefault("SVT_LOG", "1")  # libsvtav1 (lerobot's video encoder): errors only, not its banner
+    # metaworld's scripted policies warn on every clipped action; corrupted demos clip by design
+    warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", category=UserWarning)
     records, progress, sim_s, t_start = [], [], 0.0, time.perf_counter()
     envs: dict[str, MetaWorldEnv] = {}
     try:
