@@ -59,6 +59,7 @@ class WeightedBCModule(pl.LightningModule):
         # Training batches seen (optimizer steps + skipped steps); a buffer, so it survives ddp_spawn's hand-back
         # of the trained state to the launching process, where ``trainer.global_step`` stays 0.
         self.register_buffer("batches_done", torch.zeros((), dtype=torch.long))
+        self._skip_step = False  # set by training_step when the batch's global Σw is zero
 
     # --- helpers -------------------------------------------------------------------------------------------
     def _prepare(self, batch: dict) -> tuple[dict, torch.Tensor]:
@@ -83,7 +84,7 @@ class WeightedBCModule(pl.LightningModule):
         return self.ema.averaged if self.ema is not None else self.policy
 
     # --- Lightning hooks -----------------------------------------------------------------------------------
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         batch, weights = self._prepare(batch)
         per_sample = self.policy.compute_loss(batch)  # (B,)
         global_w = self._global_sum(weights.sum())
@@ -97,14 +98,18 @@ class WeightedBCModule(pl.LightningModule):
             stats = weight_stats(weights, self.weight_cap)
             self.log_dict({f"weights/{k}": v for k, v in stats.items()}, batch_size=bs)
             self.log("train/loss_unweighted", per_sample.detach().mean(), prog_bar=True, batch_size=bs)
-        if global_w <= 0:
-            # Returning None skips backward and the optimizer update (no momentum / weight-decay change).
+        self._skip_step = bool(global_w <= 0)
+        if self._skip_step:
+            # Σw is global, so every rank agrees. Lightning forbids returning None under DDP, so return a zero
+            # loss over every parameter (DDP's backward hook fires on all ranks alike) and drop the gradients in
+            # on_before_optimizer_step: torch optimizers leave a parameter whose .grad is None untouched (no
+            # momentum, Adam state or weight-decay change).
             self.skipped_steps += 1
             self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
             log.warning(
                 "step %d: every weight in the batch is zero; optimizer step skipped", self.global_step
             )
-            return None
+            return per_sample.sum() * 0.0
         world = self.trainer.world_size if self.trainer is not None else 1
         loss = weighted_mean(per_sample, weights, global_w / world)
         if log_now:
@@ -126,9 +131,13 @@ class WeightedBCModule(pl.LightningModule):
         ):  # not a submodule (its parameters must stay out of the optimizer): move it here
             self.ema.averaged.to(self.device)
 
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self._skip_step:
+            optimizer.zero_grad(set_to_none=True)
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.batches_done += 1
-        if self.ema is not None and outputs is not None:  # no update on a skipped (all-zero-weight) step
+        if self.ema is not None and not self._skip_step:  # no update on a skipped (all-zero-weight) step
             self.ema.update(self.policy)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -89,6 +89,19 @@ def test_all_zero_batch_skips_the_optimizer_step():
     assert [v.item() for v in state_one.values()] == [v.item() for v in state_two.values()]
 
 
+def test_all_zero_batch_leaves_the_ema_alone():
+    weights = torch.ones(8)
+    weights[4:] = 0.0
+    one, two = (
+        WeightedBCModule(ToyPolicy(), optimizer=partial(torch.optim.SGD, lr=0.1), ema_decay=0.9) for _ in "12"
+    )
+    _fit(one, ToyData(8, weights), batch_size=4, steps=1)
+    _fit(two, ToyData(8, weights), batch_size=4, steps=2)
+    assert int(two.skipped_steps) == 1 and two.ema.optimization_step == one.ema.optimization_step == 1
+    for a, b in zip(one.ema.averaged.parameters(), two.ema.averaged.parameters()):
+        torch.testing.assert_close(a, b)
+
+
 def test_ema_tracks_policy():
     module = WeightedBCModule(ToyPolicy(), optimizer=partial(torch.optim.SGD, lr=0.1), ema_decay=0.5)
     _fit(module, ToyData(8), batch_size=2, steps=4)  # the warm-up schedule copies on the first two updates
