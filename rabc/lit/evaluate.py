@@ -1,7 +1,9 @@
 """Evaluate a trained policy by closed-loop rollouts on held-out seeds (and held-out tasks).
 
-The policy and its processors are rebuilt from the run's own exported ``policy/`` directory (lerobot layout); the
-tasks default to the run's training tasks, the seeds to a block disjoint from every seed the demos used.
+The policy and its processors are rebuilt from the run's own exported ``policy/`` directory (lerobot layout), or,
+for a Lightning ``.ckpt`` (e.g. of a run that has not finished), from the run's own config in ``run.json`` with the
+checkpoint's weights (its EMA weights when the run keeps an EMA, as the export does). The tasks default to the run's
+training tasks, the seeds to a block disjoint from every seed the demos used.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from rabc.data import episode_table, read_sidecar
+from rabc.data import episode_table, load_dataset, read_sidecar
 from rabc.io import RabcFileError, write_json
 from rabc.metrics import wilson_interval
-from rabc.policies import load_pretrained
+from rabc.policies import load_pretrained, make_policy
 from rabc.sim.rollout import rollout_task
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,39 @@ def find_policy_dir(checkpoint: str | Path) -> Path:
     raise RabcFileError(f"{path}: no exported policy (expected {path / 'policy'}/config.json)")
 
 
+def _read_run(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise RabcFileError(f"{path}: not valid JSON ({e})") from e
+
+
+def load_checkpoint_policy(ckpt: str | Path, run: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Policy + processors of a Lightning checkpoint: rebuilt from the run's resolved config (``run.json``) and
+    dataset statistics, then loaded with the checkpoint's weights (``weights_only=True``); the EMA weights when the
+    checkpoint holds an EMA (what the run's export and validation use)."""
+    ckpt = Path(ckpt)
+    if not run.get("config") or not run.get("dataset_root"):
+        raise RabcFileError(f"{ckpt}: no run.json with the run's config beside its checkpoints/ directory")
+    policy_kw = dict(run["config"]["policy"])
+    policy, pre, post = make_policy(
+        policy_kw.pop("name"), ds_meta=load_dataset(run["dataset_root"]).meta, **policy_kw
+    )
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise RabcFileError(f"{ckpt}: not a readable checkpoint ({e})") from e
+    if "ema" in state:
+        weights = state["ema"]["averaged"]
+    else:
+        weights = {k[len("policy.") :]: v for k, v in state["state_dict"].items() if k.startswith("policy.")}
+    policy.load_state_dict(weights)
+    return policy, pre, post
+
+
 def evaluate(
     checkpoint: str | Path,
     *,
@@ -77,10 +112,25 @@ def evaluate(
     record_videos: int = 0,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Roll out the policy of ``checkpoint`` and write ``eval.json`` (default: into the run directory)."""
-    policy_dir = find_policy_dir(checkpoint)
-    run_dir = policy_dir.parent if policy_dir.name == "policy" else policy_dir
-    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    """Roll out the policy of ``checkpoint`` (a run directory, a lerobot policy directory or a run's ``.ckpt``)
+    and write ``eval.json`` (default: ``<run dir>/eval_<split>.json``, ``eval_<split>_<ckpt stem>.json`` for a
+    ``.ckpt``); recorded videos go to ``videos/<task>/`` beside it."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.suffix == ".ckpt":
+        if not checkpoint.is_file():
+            raise RabcFileError(f"{checkpoint}: checkpoint file not found")
+        source = checkpoint
+        run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+        run = _read_run(run_dir)
+        policy, pre, post = load_checkpoint_policy(checkpoint, run)
+        default_out = run_dir / f"eval_{seed_split}_{checkpoint.stem}.json"
+    else:
+        source = find_policy_dir(checkpoint)
+        run_dir = source.parent if source.name == "policy" else source
+        run = _read_run(run_dir)
+        policy, pre, post = load_pretrained(source)
+        default_out = run_dir / f"eval_{seed_split}.json"
+    out = Path(out) if out is not None else default_out
     root = run.get("dataset_root")
     sidecar = read_sidecar(root) if root else None
     demo_seeds = sidecar.get("all_seeds", []) if sidecar else []
@@ -94,7 +144,6 @@ def evaluate(
         if heldout_tasks is None:
             heldout_tasks = sorted(set(eps.loc[eps["heldout"].astype(bool), "env_task"]))
     seeds = eval_seeds(seed_split, episodes, demo_seeds)
-    policy, pre, post = load_pretrained(policy_dir)
     policy.eval()
     act = make_act_fn(policy, pre, post)
     cam = None
@@ -123,8 +172,8 @@ def evaluate(
                 "ci95": [lo, hi],
                 "mean_steps": float(r.steps.mean()),
             }
-            if r.videos and out is not None:
-                _save_videos(Path(out).parent / "videos" / task, r.videos)
+            if r.videos:
+                _save_videos(out.parent / "videos" / task, r.videos)
         return res
 
     def pooled(res: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +190,7 @@ def evaluate(
     heldout = run_tasks(heldout_tasks)
     config = run.get("config", {})
     report = {
-        "checkpoint": str(policy_dir),
+        "checkpoint": str(source),
         "name": run.get("name"),
         "policy": policy.config.type,
         "weighting": (config.get("weighting") or {}).get("name"),
@@ -156,7 +205,6 @@ def evaluate(
         "git_sha": run.get("git_sha"),
         "config_hash": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
     }
-    out = Path(out) if out is not None else run_dir / f"eval_{seed_split}.json"
     write_json(out, report)
     log.info("overall success %.3f %s -> %s", report["overall"]["rate"], report["overall"]["ci95"], out)
     return report
@@ -167,4 +215,5 @@ def _save_videos(directory: Path, videos: list[np.ndarray], fps: int = 30) -> No
 
     directory.mkdir(parents=True, exist_ok=True)
     for i, frames in enumerate(videos):
-        iio.imwrite(directory / f"episode_{i}.mp4", frames, fps=fps)
+        # H.264 plays everywhere; PyAV's wheels ship libx264 (imageio's pyav plugin needs the codec named)
+        iio.imwrite(directory / f"episode_{i}.mp4", frames, fps=fps, codec="libx264", plugin="pyav")

@@ -1,7 +1,11 @@
 """train.py / eval.py end to end on a tiny generated dataset, every experiment config, resume, provenance checks."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
@@ -16,7 +20,8 @@ from rabc.lit.config import register
 from rabc.lit.run import train
 from rabc.policies import make_policy
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 
 
@@ -87,6 +92,44 @@ def test_train_resume_and_eval_act(tiny_dataset, tmp_path):
     assert report["overall"]["episodes"] == 4 and 0.0 <= report["overall"]["rate"] <= 1.0
     assert all(s >= 10_000_000 for s in report["seeds"]) and (run / "eval_val.json").is_file()
 
+    # a Lightning checkpoint evaluates too: the same weights as the export, rebuilt from run.json
+    _assert_same_weights(run)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    report_ckpt = evaluate(
+        ckpt, episodes=2, max_steps=15, batch_size=2, seed_split="val", heldout_tasks=[], record_videos=1
+    )
+    assert report_ckpt["checkpoint"] == str(ckpt) and (run / "eval_val_last.json").is_file()
+    for task, res in report_ckpt["tasks"].items():
+        assert res["successes"] == report["tasks"][task]["successes"]
+        assert res["mean_steps"] == report["tasks"][task]["mean_steps"]
+        (video,) = (run / "videos" / task).glob("*.mp4")  # record_videos=1 per task
+        assert iio.imread(video, plugin="pyav").shape[0] >= res["mean_steps"] > 0
+    with pytest.raises(RabcFileError, match="checkpoint file not found"):
+        evaluate(run / "checkpoints" / "nope.ckpt")
+
+    # the eval.py CLI on the .ckpt (Hydra logs go to <run>/eval_logs, not into the checkpoint's path)
+    out = run / "cli_eval.json"
+    args = ["episodes=1", "max_steps=5", "batch_size=1", "heldout_tasks=[]", "seed_split=val", f"out={out}"]
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "eval.py"), f"checkpoint={ckpt}", *args],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "success " in proc.stdout and json.loads(out.read_text())["overall"]["episodes"] == 2
+    assert (run / "eval_logs").is_dir()
+
+
+def _assert_same_weights(run):
+    """The policy rebuilt from ``checkpoints/last.ckpt`` (EMA weights if any) equals the exported ``policy/``."""
+    from rabc.lit.evaluate import _read_run, load_checkpoint_policy
+    from rabc.policies import load_pretrained
+
+    exported = load_pretrained(run / "policy")[0].state_dict()
+    rebuilt = load_checkpoint_policy(run / "checkpoints" / "last.ckpt", _read_run(run))[0].state_dict()
+    assert exported.keys() == rebuilt.keys()
+    for k in exported:
+        torch.testing.assert_close(exported[k], rebuilt[k], rtol=0, atol=0, msg=k)
+
 
 def test_train_diffusion_with_weighted_sampling(tiny_dataset, tmp_path):
     cfg = _cfg(_tiny_overrides(tiny_dataset, "experiment=diffusion_top_awr", "data.sampling=sample"))
@@ -98,6 +141,7 @@ def test_train_diffusion_with_weighted_sampling(tiny_dataset, tmp_path):
 
     report = evaluate(tmp_path / "run", episodes=1, max_steps=10, batch_size=1, heldout_tasks=[])
     assert report["policy"] == "diffusion" and report["overall"]["episodes"] == 2
+    _assert_same_weights(tmp_path / "run")  # the checkpoint's EMA weights are the exported ones
 
 
 def test_weights_from_another_dataset_are_rejected(tiny_dataset, tmp_path):
