@@ -1,6 +1,6 @@
 """Train a policy with per-sample weights: ``python train.py experiment=<name> [overrides]``.
 
-Multirun sweeps: ``python train.py -m experiment=act_state weighting=uniform,top_awr,sarm seed=0,1,2``.
+Multirun sweeps: ``python train.py -m experiment=act_bc weighting=uniform,top_awr,sarm seed=0,1,2``.
 Resume: ``python train.py ... hydra.run.dir=<run dir> ckpt_path=last``.
 """
 

@@ -61,6 +61,7 @@ def build_scorers(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
             scorers[name] = TopRewardScorer(
                 str(cfg.model), num_anchors=cfg.num_anchors, chat_template=name == "topreward_chat",
                 prefix_cache=cfg.prefix_cache, dtype=cfg.dtype, device=cfg.device,
+                adapter=cfg.adapter, merge_adapter=cfg.merge_adapter,
             )  # fmt: skip
         elif name == "gvl":
             from rabc.reward.gvl import GvlScorer
@@ -184,8 +185,14 @@ def write_tables(df: pd.DataFrame, cfg, notes: list[str], out: Path) -> dict:
     match = PAPER_MODEL.lower() in str(cfg.model).lower()
     setting = f"model `{cfg.model}`: " + ("same backbone as the paper" if match else
                                           "not the paper's backbone, its numbers are for reference only")  # fmt: skip
+    if cfg.adapter:
+        setting += f"; TOPReward scorers with the LoRA adapter `{cfg.adapter}`"
     lines = ["# Reward evaluation", "", setting, "", *[f"- note: {n}" for n in notes], ""]
-    results: dict[str, Any] = {"model": str(cfg.model), "paper_backbone": match}
+    results: dict[str, Any] = {"model": str(cfg.model), "paper_backbone": match, "adapter": cfg.adapter}
+    if cfg.adapter:
+        from rabc.reward.lora import adapter_hash
+
+        results["adapter_sha256"] = adapter_hash(cfg.adapter)
     t1, results["table1_voc"] = _voc_table(
         df,
         cfg,

@@ -56,3 +56,36 @@ def test_evaluate_reward_tiny(tiny_vlm_dir, tiny_dataset, tmp_path):
             len(clean) and clean["voc"].mean() > 0.9 and clean["voc"].min() > 0.8
         )  # progress rises on clean demos
         assert results["table1_voc"]["oracle"] > results["table1_voc"]["random"]
+
+
+def test_evaluate_reward_with_a_lora_adapter(tiny_vlm_dir, tiny_dataset, tmp_path):
+    """``adapter=`` scores through the LoRA-adapted model (here: random non-zero LoRA weights) and records it."""
+    import torch
+
+    from rabc.reward import TopRewardScorer
+    from rabc.reward.lora import add_lora, save_adapter
+
+    base = TopRewardScorer(str(tiny_vlm_dir))
+    peft_model = add_lora(base.adapter.model, r=4, alpha=8)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.5)  # a zero B (peft's init) would leave the model unchanged
+    digest = save_adapter(peft_model, tmp_path / "adapter")
+    mod = _load_script()
+    runs = {}
+    for tag, extra in (("base", []), ("lora", [f"adapter={tmp_path / 'adapter'}"])):
+        with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
+            cfg = compose(
+                "evaluate_reward",
+                overrides=[f"model={tiny_vlm_dir}", f"datasets=[{tiny_dataset}]", f"out={tmp_path / tag}",
+                           "scorers=[topreward]", "max_episodes=3", "static_check=false", "n_boot=50", *extra],
+            )  # fmt: skip
+        runs[tag] = mod.run(cfg)
+    assert runs["lora"]["adapter_sha256"] == digest and runs["base"]["adapter"] is None
+    assert "LoRA adapter" in (tmp_path / "lora" / "tables.md").read_text()
+    curves = {t: pd.read_csv(tmp_path / t / "episodes.csv") for t in runs}
+    assert len(curves["lora"]) == len(curves["base"]) == 3
+    # success_score = mean raw log p(True) of the last 3 prefixes: the adapter changed the model's answers
+    assert not np.allclose(curves["lora"]["success_score"], curves["base"]["success_score"])
