@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
 
     from rabc.data import dataset_fingerprint, split_episodes
     from rabc.io import git_sha
-    from rabc.reward.finetune_run import StageConfig, finetune_stage, write_report
+    from rabc.reward.finetune_run import StageConfig, finetune_stage, random_reference, write_report
     from rabc.reward.topreward import TopRewardScorer
 
     out = Path(hydra.utils.to_absolute_path(cfg.out))
@@ -46,6 +46,7 @@ def main(cfg: DictConfig) -> None:
     report = {
         "model": str(model), "base_adapter_hash": scorer.adapter_hash, "dataset": str(root),
         "dataset_fingerprint": dataset_fingerprint(root), "splits": splits, "git_sha": git_sha(),
+        "random_reference": random_reference(root, splits, scorer.num_anchors),
         "stages": {"lora": result}, "adapter_hash": result["adapter_hash"],
     }  # fmt: skip
     js, md = write_report(out, report, f"LoRA fine-tuning of {model} ({stage.objective})")

@@ -31,7 +31,7 @@ def main(cfg: DictConfig) -> None:
     from rabc.data import dataset_fingerprint, generate_dataset, split_episodes
     from rabc.data.generate import GenerateConfig
     from rabc.io import git_sha
-    from rabc.reward.finetune_run import StageConfig, finetune_stage, write_report
+    from rabc.reward.finetune_run import StageConfig, finetune_stage, random_reference, write_report
     from rabc.reward.tiny import make_tiny_vlm
     from rabc.reward.topreward import TopRewardScorer
 
@@ -56,6 +56,7 @@ def main(cfg: DictConfig) -> None:
     stages["lora"]["before"] = stages["full"]["after"]
     report = {
         "dataset": str(root), "dataset_fingerprint": dataset_fingerprint(root), "splits": splits,
+        "random_reference": random_reference(root, splits, cfg.scorer.num_anchors),
         "model_size": cfg.model.size, "git_sha": git_sha(), "stages": stages,
         "adapter_hash": stages["lora"]["adapter_hash"],
     }  # fmt: skip

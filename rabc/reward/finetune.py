@@ -29,7 +29,6 @@ to come from the frames. ``ranking`` orders reversed prefixes earlier-above-late
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -341,33 +340,41 @@ def evaluate_scorer(
     show_progress: bool = False,
     desc: str = "evaluate",
 ) -> dict:
-    """VOC, success AUC and static-frame VOC of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
+    """VOC, success AUC and static-frame bias of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
 
     Returns {"episodes", "voc" (mean over episodes with a defined VOC), "voc_per_episode", "voc_nan" (count),
     "success_auc" (NaN when the split has a single class), "static_voc" (mean; constant scores count as 0, the
-    unbiased value), "static_voc_per_episode"}.
+    unbiased value), "static_voc_per_episode", "rise_per_episode" / "static_rise_per_episode" (last − first raw
+    log p of the real / static clip, nats) and "static_rise_ratio" (mean static rise / mean |real rise|: the share
+    of the score's movement a static clip reproduces; ≈ 0 unbiased, ≈ 1 for a pure length bias)}.
+
+    Static-frame VOC alone only sees the sign of a drift: a static clip whose score moves by 1e-3 nats scores
+    the same VOC as one that moves by 10 nats, hence the magnitude beside it.
     """
     from tqdm.auto import tqdm
 
     from rabc.data import episode_table, read_episode_frames
-    from rabc.metrics import static_frame_voc, success_auc, success_score, voc
+    from rabc.metrics import success_auc, success_score, voc
 
     table = episode_table(root).set_index("episode_index")
-    vocs, succ_scores, labels, statics = [], [], [], []
+    vocs, succ_scores, labels, statics, rises, static_rises = [], [], [], [], [], []
     for ep in tqdm(list(episodes), desc=desc, disable=not show_progress):
         row = table.loc[int(ep)]
         frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8
         fps, task = _fps(stamps), str(row["task"])
         s = scorer.score_episode(frames, fps=fps, instruction=task)
         vocs.append(voc(s.logp_true))
+        rises.append(float(s.logp_true[-1] - s.logp_true[0]))
         succ_scores.append(success_score(s.logp_true))
         labels.append(bool(row["success"]))
-        if static:
-            fn = functools.partial(_raw_scores, scorer, fps=fps, instruction=task)
-            statics.append(static_frame_voc(fn, frames[0], len(frames), constant="zero"))
+        if static:  # the episode's first frame repeated, same length, fps and instruction
+            still = _raw_scores(scorer, np.broadcast_to(frames[0], frames.shape), fps=fps, instruction=task)
+            statics.append(voc(still, constant="zero"))
+            static_rises.append(float(still[-1] - still[0]))
     v = np.asarray(vocs, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     auc = success_auc(np.asarray(succ_scores), y) if 0 < y.sum() < len(y) else float("nan")
+    scale = float(np.mean(np.abs(rises))) if rises else float("nan")
     return {
         "episodes": [int(e) for e in episodes],
         "voc": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
@@ -377,6 +384,9 @@ def evaluate_scorer(
         "success_rate": float(y.mean()) if len(y) else float("nan"),
         "static_voc": float(np.mean(statics)) if statics else float("nan"),
         "static_voc_per_episode": [float(x) for x in statics],
+        "rise_per_episode": rises,
+        "static_rise_per_episode": static_rises,
+        "static_rise_ratio": float(np.mean(static_rises)) / scale if static_rises and scale > 0 else float("nan"),
     }
 
 

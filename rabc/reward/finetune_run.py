@@ -135,6 +135,24 @@ def _evaluate(scorer: TopRewardScorer, root, splits: dict[str, list[int]], show_
     return res
 
 
+def random_reference(root: str | Path, splits: dict[str, list[int]], num_anchors: int | None = 15) -> dict:
+    """VOC of the chance-level :class:`~rabc.reward.baselines.RandomScorer` on the evaluation splits: the floor
+    a learned scorer must clearly beat (it reads no frames, so it has no static-frame figures)."""
+    from rabc.data import episode_table
+    from rabc.metrics import voc
+    from rabc.reward.baselines import RandomScorer
+
+    lengths = episode_table(root).set_index("episode_index")["length"]
+    rnd = RandomScorer(num_anchors=num_anchors)
+    res = {}
+    for name in SPLITS:
+        eps = [int(e) for e in splits.get(name, [])]
+        if eps:
+            v = [voc(rnd.score_episode(np.empty(int(lengths[e])), fps=1.0, episode_index=e).logp_true) for e in eps]
+            res[name] = {"episodes": eps, "voc": float(np.nanmean(v)), "voc_per_episode": v}
+    return res
+
+
 def _summary(result: dict) -> str:
     parts = []
     for when in ("before", "after"):
@@ -145,18 +163,21 @@ def _summary(result: dict) -> str:
     return "; ".join(parts)
 
 
-def markdown_table(stages: dict[str, dict]) -> str:
-    """Before/after table: one row per (stage, when, split) with VOC, success AUC, static-frame VOC, episodes."""
+def markdown_table(stages: dict[str, dict], reference: dict | None = None) -> str:
+    """Before/after table: one row per (stage, when, split) with VOC, success AUC, static-frame VOC and static
+    rise ratio, episodes; ``reference`` (:func:`random_reference`) adds the chance-level rows."""
     lines = [
-        "| stage | when | split | episodes | VOC | success AUC | static-frame VOC |",
-        "|---|---|---|---|---|---|---|",
+        "| stage | when | split | episodes | VOC | success AUC | static-frame VOC | static rise / real rise |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    for split, m in (reference or {}).items():
+        lines.append(f"| random scorer | – | {split} | {len(m['episodes'])} | {m['voc']:.3f} | – | – | – |")
     for stage, res in stages.items():
         for when in ("before", "after"):
             for split, m in res.get(when, {}).items():
                 lines.append(
                     f"| {stage} | {when} | {split} | {len(m['episodes'])} | {m['voc']:.3f} | "
-                    f"{m['success_auc']:.3f} | {m['static_voc']:.3f} |"
+                    f"{m['success_auc']:.3f} | {m['static_voc']:.3f} | {m.get('static_rise_ratio', float('nan')):.3f} |"
                 )
     return "\n".join(lines) + "\n"
 
@@ -166,12 +187,14 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "report.json", report)
-    md = [f"# {title}\n", markdown_table(report["stages"])]
+    md = [f"# {title}\n", markdown_table(report["stages"], report.get("random_reference"))]
     md.append(
         "\nsplits: `val` = held-out episodes of the training tasks, `heldout` = episodes of held-out tasks. "
         "VOC = mean Spearman of raw log p(True) vs prefix order; success AUC = ROC-AUC of the mean raw log p over "
         "the last 3 prefixes (NaN when a split has a single class); static-frame VOC = VOC on the first frame "
-        "repeated (constant scores count as 0; unbiased ≈ 0).\n"
+        "repeated (constant scores count as 0; unbiased ≈ 0; it sees only the sign of a drift); static rise / real "
+        "rise = mean (last − first) raw log p of the static clip over the mean |last − first| of the real clip "
+        "(the share of the score's movement that a static clip reproduces: ≈ 0 unbiased, ≈ 1 pure length bias).\n"
     )
     with atomic_write(out / "report.md", mode="w") as f:
         f.write("".join(md))

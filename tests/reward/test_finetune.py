@@ -20,7 +20,7 @@ from rabc.reward.finetune import (
     prefix_logp,
     train_scorer,
 )
-from rabc.reward.finetune_run import StageConfig, finetune_stage, write_report
+from rabc.reward.finetune_run import StageConfig, finetune_stage, random_reference, write_report
 from rabc.reward.lora import ADAPTER_WEIGHTS, adapter_hash, add_lora, load_adapter, save_adapter
 from rabc.reward.topreward import TopRewardScorer
 from tests.reward.conftest import random_frames
@@ -226,8 +226,39 @@ def test_finetune_stage_evaluates_saves_and_reports(tiny_vlm_dir, tiny_dataset, 
             m = res[when][split]
             assert len(m["voc_per_episode"]) == len(splits[split]) == len(m["static_voc_per_episode"])
             assert -1.0 <= m["static_voc"] <= 1.0
-    js, md = write_report(tmp_path, {"stages": {"lora": res}}, "t")
-    assert "| lora | after | heldout |" in md.read_text() and json.loads(js.read_text(), parse_constant=float)
+            assert len(m["static_rise_per_episode"]) == len(m["rise_per_episode"]) == len(splits[split])
+            scale = np.mean(np.abs(m["rise_per_episode"]))
+            assert m["static_rise_ratio"] == pytest.approx(np.mean(m["static_rise_per_episode"]) / scale)
+    reference = random_reference(tiny_dataset, splits, 4)
+    assert set(reference) == {"val", "heldout"} and all(-1 <= r["voc"] <= 1 for r in reference.values())
+    js, md = write_report(tmp_path, {"stages": {"lora": res}, "random_reference": reference}, "t")
+    text = md.read_text()
+    assert "| lora | after | heldout |" in text and "| random scorer | – | val |" in text
+    assert json.loads(js.read_text(), parse_constant=float)["random_reference"]["val"]["episodes"]
+
+
+def test_make_indomain_scorer_cli(tiny_dataset, tmp_path):
+    """The recipe end to end at a toy size: full training, LoRA, report with the random reference, and the
+    scorer it prints loads with its adapter."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "indomain"
+    args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
+            "scorer.num_anchors=4", "dataset.val_fraction=0.34"]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "make_indomain_scorer.py"), *args],
+        capture_output=True, text=True, cwd=repo, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text(), parse_constant=float)
+    assert report["adapter_hash"] == adapter_hash(out / "adapter")
+    assert set(report["stages"]) == {"full", "lora"} and "val" in report["random_reference"]
+    assert "| random scorer |" in (out / "report.md").read_text()
+    scorer = TopRewardScorer(str(out / "pretrained"), adapter=str(out / "adapter"), num_anchors=4)
+    assert scorer.adapter_hash == report["adapter_hash"]
 
 
 def test_evaluate_scorer_metrics(ft_scorer, tiny_dataset):
