@@ -83,11 +83,13 @@ def read_parquet(path: str | Path, columns: list[str] | None = None) -> tuple[pa
 
 
 def git_sha() -> str | None:
-    """Commit of the rabc checkout (recorded in every run and report), or None outside a git checkout."""
+    """Commit of the rabc checkout (recorded in every run and report): ``git rev-parse HEAD``, else the
+    ``RABC_GIT_SHA`` environment variable (set by the docker images, which carry no ``.git``), else None."""
+    fallback = os.environ.get("RABC_GIT_SHA") or None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
         )
     except OSError:
-        return None
-    return out.stdout.strip() or None
+        return fallback
+    return (out.stdout.strip() if out.returncode == 0 else "") or fallback

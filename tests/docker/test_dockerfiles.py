@@ -86,3 +86,23 @@ def test_dockerignore_keeps_data_and_venv_out():
     # the files the image needs are not excluded
     for needed in ("requirements.lock", "pyproject.toml", "rabc", "configs", "scripts", "train.py"):
         assert needed not in ignored, needed
+
+
+def test_git_sha_falls_back_to_the_environment_outside_a_checkout(monkeypatch):
+    """Docker images carry no .git: the build argument GIT_SHA reaches run records through RABC_GIT_SHA."""
+    import subprocess
+
+    import rabc.io
+
+    for dockerfile in DOCKERFILES.values():
+        text = dockerfile.read_text()
+        assert "ARG GIT_SHA" in text and "RABC_GIT_SHA=$GIT_SHA" in text, dockerfile
+
+    def no_checkout(*args, **kwargs):
+        return subprocess.CompletedProcess(args, 128, stdout="", stderr="fatal: not a git repository")
+
+    monkeypatch.setattr(rabc.io.subprocess, "run", no_checkout)
+    monkeypatch.delenv("RABC_GIT_SHA", raising=False)
+    assert rabc.io.git_sha() is None
+    monkeypatch.setenv("RABC_GIT_SHA", "abc123")
+    assert rabc.io.git_sha() == "abc123"
