@@ -32,17 +32,19 @@ def weighted_mean(
 
 
 def weight_stats(weights: torch.Tensor, cap: float | None = None) -> dict[str, torch.Tensor]:
-    """Batch statistics of weights for logging: mean/std/min/max, zero fraction, effective sample size fraction."""
+    """Batch statistics of weights for logging: mean/std/min/max, zero fraction, Kish effective sample size
+    (Σw)²/Σw² and that size as a fraction of the batch."""
     w = weights.detach().float()
     s = w.sum()
-    ess = (s * s / (w * w).sum().clamp_min(1e-12)) / w.numel()
+    ess = s * s / (w * w).sum().clamp_min(1e-12)
     stats = {
         "mean": w.mean(),
         "std": w.std(unbiased=False),
         "min": w.min(),
         "max": w.max(),
         "zero_frac": (w == 0).float().mean(),
-        "ess_frac": ess,
+        "ess": ess,
+        "ess_frac": ess / w.numel(),
     }
     if cap is not None:
         stats["capped_frac"] = (w >= cap).float().mean()

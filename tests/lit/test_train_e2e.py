@@ -189,3 +189,23 @@ def test_train_act_with_camera_reads_lerobot_videos(tiny_dataset, tmp_path):
     assert result["steps"] == 2 and np.isfinite(result["train/loss"])
     config = (tmp_path / "run" / "policy" / "config.json").read_text()
     assert "observation.images.corner" in config
+
+
+def test_tensorboard_gets_every_training_metric(tiny_dataset, tmp_path):
+    """The TensorBoard logger of a run holds the loss (weighted and not), the weight statistics incl. the effective
+    sample size, the validation loss, the learning rate and weight histograms."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    overrides = [o for o in _tiny_overrides(tiny_dataset, "experiment=act_top_awr") if o != "logger=none"]
+    train(_cfg([*overrides, "logger=tensorboard", "trainer.log_every_n_steps=1"]), run)
+    (events,) = (run / "tb").glob("events.out.tfevents.*")
+    acc = EventAccumulator(str(events), size_guidance={"histograms": 0, "scalars": 0})
+    acc.Reload()
+    scalars = set(acc.Tags()["scalars"])
+    expected = {"train/loss", "train/loss_unweighted", "val/loss_unweighted", "weights/mean", "weights/std",
+                "weights/min", "weights/max", "weights/zero_frac", "weights/ess", "weights/ess_frac"}  # fmt: skip
+    assert expected <= scalars, expected - scalars
+    assert any(t.startswith("lr-") for t in scalars), scalars  # LearningRateMonitor
+    assert "weights/batch" in acc.Tags()["histograms"]
+    assert len(acc.Scalars("train/loss")) == 4  # one per step at log_every_n_steps=1

@@ -55,7 +55,7 @@ def test_bad_shapes_and_zero_sum_raise():
 
 def test_weight_stats_ess():
     s = weight_stats(torch.tensor([1.0, 1.0, 0.0, 0.0]), cap=1.0)
-    assert s["ess_frac"].item() == pytest.approx(0.5)
+    assert s["ess_frac"].item() == pytest.approx(0.5) and s["ess"].item() == pytest.approx(2.0)
     assert s["zero_frac"].item() == 0.5 and s["capped_frac"].item() == 0.5
 
 
