@@ -13,9 +13,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from rabc.data import load_dataset
+from rabc.data import dataset_fingerprint, load_dataset
 from rabc.data.weighted import FrameWindowDataset
-from rabc.io import RabcFileError
+from rabc.io import RabcFileError, file_sha256
 from rabc.lit.config import register
 from rabc.lit.run import train
 from rabc.policies import make_policy
@@ -78,6 +78,11 @@ def test_train_resume_and_eval_act(tiny_dataset, tmp_path):
         "checkpoints/last.ckpt",
     ):
         assert (run / f).is_file(), f
+    record = json.loads((run / "run.json").read_text())
+    assert record["seed"] == cfg.seed and record["config"]["weighting"]["name"] == cfg.weighting.name
+    assert record["weights_sha256"] == file_sha256(run / "weights.parquet")
+    assert record["dataset_fingerprint"] == dataset_fingerprint(tiny_dataset)
+    assert record["git_sha"] is None or len(record["git_sha"]) == 40
     # resume continues the same run: the step count carries on from the checkpoint
     cfg2 = _cfg(
         _tiny_overrides(tiny_dataset, "experiment=act_top_awr", "trainer.max_steps=6", "ckpt_path=last")
@@ -209,3 +214,18 @@ def test_tensorboard_gets_every_training_metric(tiny_dataset, tmp_path):
     assert any(t.startswith("lr-") for t in scalars), scalars  # LearningRateMonitor
     assert "weights/batch" in acc.Tags()["histograms"]
     assert len(acc.Scalars("train/loss")) == 4  # one per step at log_every_n_steps=1
+
+
+def test_multirun_sweep_over_weightings(tiny_dataset, tmp_path):
+    """``python train.py -m ... weighting=a,b``: one run directory per setting, each with its own weights."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", "experiment=act_bc", "weighting=uniform,top_awr", f"dataset.root={tiny_dataset}", "debug=tiny",
+            "logger=none", "trainer.max_steps=2", "trainer.val_check_interval=2", "data.val_fraction=0.3",
+            f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    proc = subprocess.run([sys.executable, str(REPO / "train.py"), *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {json.loads(p.read_text())["config"]["weighting"]["name"]: p.parent for p in sweep.glob("*/run.json")}
+    assert set(runs) == {"uniform", "top_awr"}
+    assert all((d / "policy" / "model.safetensors").is_file() for d in runs.values())
+    assert file_sha256(runs["uniform"] / "weights.parquet") != file_sha256(runs["top_awr"] / "weights.parquet")
