@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -156,6 +157,7 @@ def generate_dataset(cfg: GenerateConfig, show_progress: bool = True) -> dict[st
     os.environ.setdefault("SVT_LOG", "1")  # libsvtav1 (lerobot's video encoder): errors only, not its banner
     # metaworld's scripted policies warn on every clipped action; corrupted demos clip by design
     warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", category=UserWarning)
+    datasets.disable_progress_bars()  # lerobot's per-episode `Map` bars would bury the one "demos" bar
     records, progress, sim_s, t_start = [], [], 0.0, time.perf_counter()
     envs: dict[str, MetaWorldEnv] = {}
     try:
