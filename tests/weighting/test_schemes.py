@@ -226,3 +226,17 @@ def test_rescale_partial_removes_the_episode_boundary_bias():
     np.testing.assert_allclose(rescaled.advantage, [0] + [0.4] * 9, atol=1e-6)
     fwd = ExpAdv(horizon_s=0.4, center=False, rescale_partial=True, direction="forward")(t, 10.0)
     np.testing.assert_allclose(fwd.advantage, [0.4] * 9 + [0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    [TopAWR(), TopAWR(temperature="std/3", horizon_s=0.2, direction="forward"), Sarm(), ExpAdv(), TopK(),
+     FilteredBC(), Uniform()],  # fmt: skip
+    ids=lambda s: type(s).__name__,
+)
+def test_one_frame_episodes_get_finite_weights(scheme):
+    """An episode of a single frame has no increment inside it: every scheme still gives every frame a finite,
+    non-negative weight (no NaN from an empty window)."""
+    t = synth_progress([1, 5, 1, 7])
+    r = scheme(t, 10.0)
+    assert r.weight.shape == (14,) and np.all(np.isfinite(r.weight)) and np.all(r.weight >= 0)
