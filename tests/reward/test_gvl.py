@@ -17,6 +17,10 @@ def test_sample_frames_seeded_sorted_without_replacement():
     assert np.array_equal(idx, idx2) and np.array_equal(order, order2)
     idx3, _ = sample_frames(50, episode_index=4)
     assert not np.array_equal(idx, idx3)
+    # PAPER.md §3: the shuffle is seeded with 42 + episode index (the authors' rule, so results compare)
+    rng = np.random.default_rng(42 + 3)
+    expected = np.sort(rng.choice(np.arange(1, 50), size=15, replace=False))
+    assert idx.tolist() == expected.tolist() and order.tolist() == rng.permutation(15).tolist()
     short, _ = sample_frames(6, episode_index=0)  # fewer than 16 frames: every frame 1..T-1
     assert short.tolist() == [1, 2, 3, 4, 5]
     with pytest.raises(ValueError, match="at least 2 frames"):
