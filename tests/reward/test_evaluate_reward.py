@@ -34,6 +34,7 @@ def test_evaluate_reward_tiny(tiny_vlm_dir, tiny_dataset, tmp_path):
     for title in ("Table 1", "Table 2", "Table 3", "Table 5", "Static-frame bias", "GVL parse failures"):
         assert title in md
     assert "| 0.857 |" in md and "| 0.654 |" in md  # the paper's numbers beside ours
+    assert "0.954 / 0.942 / 0.947 / 0.945" in md  # Table 2 per split
     for p in results["plots"]:
         assert Path(p).is_file() and Path(p).stat().st_size > 1000
     assert (out / f"progress_curves_{Path(tiny_dataset).name}.png").is_file()
