@@ -254,3 +254,31 @@ def test_corrupt_video_is_named_and_resume_finishes_after_repair(
     a, b = _arrays(full_run[0]), _arrays(out)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_torchrun_two_processes_merge_to_the_single_process_parquet(tiny_dataset, tiny_vlm_dir, tmp_path):
+    """``torchrun --nproc-per-node=2 scripts/score.py``: two concurrent processes split the episodes by RANK /
+    WORLD_SIZE, the last to finish merges, and the result equals one process scoring everything."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(k, None)
+    args = [str(repo / "scripts" / "score.py"), f"dataset.root={tiny_dataset}", "scorer=topreward_tiny",
+            f"scorer.model={tiny_vlm_dir}", "scorer.num_anchors=4", "progress_bar=false"]  # fmt: skip
+    single, multi = tmp_path / "single.parquet", tmp_path / "multi.parquet"
+    subprocess.run([sys.executable, *args, f"out={single}"], check=True, cwd=repo, env=env, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-port=29517",
+         *args, f"out={multi}"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = _arrays(single), _arrays(multi)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
