@@ -126,10 +126,8 @@ class WeightedBCModule(pl.LightningModule):
         return loss
 
     def on_fit_start(self) -> None:
-        if (
-            self.ema is not None
-        ):  # not a submodule (its parameters must stay out of the optimizer): move it here
-            self.ema.averaged.to(self.device)
+        if self.ema is not None:  # not a submodule (its parameters stay out of the optimizer): move it here
+            self.ema.model.to(self.device)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self._skip_step:

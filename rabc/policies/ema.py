@@ -1,21 +1,21 @@
 """Exponential moving average of policy weights (Diffusion Policy evaluates the EMA model; lerobot has none).
 
-A plain implementation rather than ``torch.optim.swa_utils.AveragedModel``: Diffusion Policy's EMA uses a
-warm-up decay that depends on the step count, ``decay = 1 − (1 + step/inv_gamma)^(−power)`` clipped to
-[min_decay, max_decay] (Chi et al. 2023, code ``EMAModel``; power 0.75 reaches 0.999 near 10 k steps), and it must
-*copy* buffers (BatchNorm running statistics, integer counters) rather than average them. ``AveragedModel`` either
-averages buffers (breaking integer buffers) or leaves them stale, and its ``multi_avg_fn`` sees no step count
-without wrapping. The update is one fused ``torch._foreach_lerp_`` over all parameters.
+The averaging is ``torch.optim.swa_utils.AveragedModel``: it keeps the deep copy, copies buffers (BatchNorm
+running statistics, integer counters) instead of averaging them (``use_buffers=False``), and counts updates in its
+``n_averaged`` buffer. What it lacks is Diffusion Policy's warm-up decay (Chi et al. 2023, code ``EMAModel``;
+diffusers' ``EMAModel`` ``use_ema_warmup``): ``decay = 1 − (1 + step/inv_gamma)^(−power)`` clipped to
+[min_decay, max_decay] (power 0.75 reaches 0.999 near 10 k steps). It is supplied here as the ``multi_avg_fn``,
+driven by ``n_averaged``; the update itself is ``torch._foreach_lerp_``, as ``get_ema_multi_avg_fn`` does.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +23,11 @@ logger = logging.getLogger(__name__)
 class EMA:
     """EMA copy of ``model``: call :meth:`update` after every optimiser step, evaluate ``ema.averaged``.
 
-    ``ema.averaged`` is a deep copy of the module passed in (an adapter stays an adapter, with ``select_action``
-    and ``save_pretrained``), in eval mode with gradients off. Not an ``nn.Module`` itself, so it never leaks its
-    parameters into an optimiser; checkpoint it through :meth:`state_dict` / :meth:`load_state_dict`.
+    ``ema.averaged`` is the averaged copy of the module passed in (an adapter stays an adapter, with
+    ``select_action`` and ``save_pretrained``), in eval mode with gradients off. Not an ``nn.Module`` itself, so it
+    never leaks its parameters into an optimiser or a DDP wrapper; checkpoint it through :meth:`state_dict` /
+    :meth:`load_state_dict`. Every floating-point parameter is averaged (a frozen one stays constant, so its average
+    is itself); buffers are copied.
     """
 
     def __init__(
@@ -41,11 +43,24 @@ class EMA:
             raise ValueError(f"need 0 <= min_decay <= max_decay < 1, got {min_decay}, {max_decay}")
         if power <= 0 or inv_gamma <= 0:
             raise ValueError(f"power and inv_gamma must be positive, got {power}, {inv_gamma}")
+        bad = [n for n, p in model.named_parameters() if not p.is_floating_point()]
+        if bad:
+            raise ValueError(f"EMA averages floating-point parameters only; not: {bad[:5]}")
         self.power, self.inv_gamma = power, inv_gamma
         self.min_decay, self.max_decay = min_decay, max_decay
         self.update_after_step = update_after_step
-        self.optimization_step = 0
-        self.averaged = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model = AveragedModel(model, multi_avg_fn=self._average, use_buffers=False)
+        self.model.eval().requires_grad_(False)
+
+    @property
+    def averaged(self) -> nn.Module:
+        """The averaged copy of the model (same class as the model passed in)."""
+        return self.model.module
+
+    @property
+    def optimization_step(self) -> int:
+        """Updates so far."""
+        return int(self.model.n_averaged)
 
     def decay(self, optimization_step: int) -> float:
         """Decay used at the given step (0 during the first ``update_after_step + 1`` steps: plain copy)."""
@@ -55,31 +70,23 @@ class EMA:
         value = 1.0 - (1.0 + step / self.inv_gamma) ** -self.power
         return max(self.min_decay, min(value, self.max_decay))
 
+    def _average(
+        self, ema_params: list[torch.Tensor], params: list[torch.Tensor], n_averaged: torch.Tensor | int
+    ) -> None:
+        # AveragedModel calls this from the second update on (the first copies), with the updates done so far
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.decay(int(n_averaged)))
+
     @torch.no_grad()
     def update(self, model: nn.Module) -> float:
-        """ema ← decay·ema + (1 − decay)·θ for trainable float parameters; everything else is copied.
-
-        Returns the decay used.
-        """
+        """ema ← decay·ema + (1 − decay)·θ for the parameters, buffers copied. Returns the decay used."""
+        n_ema = sum(1 for _ in self.averaged.parameters())
+        n_model = sum(1 for _ in model.parameters())
+        if n_ema != n_model:
+            raise ValueError(
+                f"EMA: model has {n_model} parameters, the averaged copy {n_ema} (different model?)"
+            )
         decay = self.decay(self.optimization_step)
-        ema_params = dict(self.averaged.named_parameters())
-        avg_dst, avg_src = [], []
-        for name, param in model.named_parameters():
-            if name not in ema_params:
-                raise KeyError(f"EMA: parameter {name!r} not in the averaged copy (different architecture?)")
-            dst = ema_params[name]
-            if param.requires_grad and param.is_floating_point():
-                avg_dst.append(dst)
-                avg_src.append(param.detach())
-            else:
-                dst.copy_(param)
-        if avg_dst:
-            torch._foreach_lerp_(avg_dst, avg_src, 1.0 - decay)
-        ema_buffers = dict(self.averaged.named_buffers())
-        for name, buf in model.named_buffers():
-            if name in ema_buffers:
-                ema_buffers[name].copy_(buf)
-        self.optimization_step += 1
+        self.model.update_parameters(model)
         return decay
 
     def state_dict(self) -> dict[str, Any]:
@@ -87,4 +94,4 @@ class EMA:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.averaged.load_state_dict(state["averaged"])
-        self.optimization_step = int(state["optimization_step"])
+        self.model.n_averaged.fill_(int(state["optimization_step"]))

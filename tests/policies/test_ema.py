@@ -1,4 +1,5 @@
-"""EMA of weights: Diffusion Policy's warm-up decay, exact update rule, buffers copied, usable for evaluation."""
+"""EMA of weights (torch AveragedModel): Diffusion Policy's warm-up decay, exact update rule, buffers copied,
+checkpoint round trip, usable for evaluation."""
 
 from __future__ import annotations
 
@@ -23,14 +24,13 @@ def test_decay_schedule():
 
 def test_update_rule_and_buffers():
     model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
-    model[1].weight.requires_grad_(False)  # a frozen parameter is copied, not averaged
+    model[1].weight.requires_grad_(False)  # a frozen parameter stays what it is
     ema = EMA(model)
     for _ in range(2):  # decay 0, 0: plain copies
         ema.update(model)
     old = ema.averaged[0].weight.clone()
     with torch.no_grad():
         model[0].weight.add_(1.0)
-        model[1].weight.mul_(3.0)
     model.train()(torch.randn(8, 3))  # changes BN running stats and num_batches_tracked
     d = ema.update(model)
     assert d == pytest.approx(1 - 2**-0.75)
@@ -44,6 +44,13 @@ def test_update_rule_and_buffers():
     restored.load_state_dict(ema.state_dict())
     assert restored.optimization_step == 3
     torch.testing.assert_close(restored.averaged[0].weight, ema.averaged[0].weight)
+    # resumed and uninterrupted averages take the same next step
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    assert restored.update(model) == ema.update(model) == pytest.approx(1 - 3**-0.75)
+    torch.testing.assert_close(restored.averaged[0].weight, ema.averaged[0].weight)
+    with pytest.raises(ValueError, match="parameters"):
+        ema.update(nn.Linear(3, 3))
 
 
 def test_ema_of_a_diffusion_adapter_evaluates():
