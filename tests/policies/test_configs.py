@@ -1,4 +1,5 @@
-"""configs/policy/*.yaml: every key is a make_policy argument; the CPU configs build and take a training step."""
+"""configs/policy/*.yaml: every key is a make_policy argument; the CPU configs build and take a training step; the
+full-size configs are deltas over the CPU ones (Hydra defaults list)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from rabc.policies import build_config, make_policy
@@ -15,8 +17,19 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "policy"
 
 
 def _load(stem: str) -> tuple[str, dict]:
-    cfg = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{stem}.yaml"), resolve=True)
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = OmegaConf.to_container(compose(stem), resolve=True)
+    assert isinstance(cfg, dict)
     return cfg.pop("name"), cfg
+
+
+@pytest.mark.parametrize(("full", "base"), [("act_full", "act"), ("diffusion_full", "diffusion")])
+def test_full_configs_inherit_from_the_cpu_ones(full, base):
+    assert OmegaConf.load(CONFIG_DIR / f"{full}.yaml").defaults == [base, "_self_"]
+    name, cfg = _load(full)
+    base_name, base_cfg = _load(base)
+    assert name == base_name and set(cfg) >= set(base_cfg)
+    assert cfg["chunk_size"] > base_cfg["chunk_size"]
 
 
 def test_config_files_present():
