@@ -1,6 +1,7 @@
 """Structured schema of ``configs/train.yaml``: Hydra checks keys and types at compose time, so a mistyped key
-(``data.batchsize=8``, ``optim.lr=abc``) fails before anything runs. Groups with a ``_target_`` (policy, trainer,
-logger, weighting) are checked by their constructors when instantiated."""
+(``data.batchsize=8``, ``optimizer.lr=abc``) fails before anything runs. Groups with a ``_target_`` (policy, trainer,
+logger, weighting, scheduler) are checked by their constructors when instantiated. Defaults equal
+``configs/train.yaml``."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ class DataConfig:
 
 
 @dataclass
-class OptimConfig:
+class OptimizerConfig:
+    """A Hydra partial: ``instantiate(cfg.optimizer)(params)`` is ``torch.optim.AdamW(params, lr, weight_decay)``."""
+
+    _target_: str = "torch.optim.AdamW"
+    _partial_: bool = True
     lr: float = 1e-4
     weight_decay: float = 1e-4
-    warmup_steps: int = 0
 
 
 @dataclass
@@ -36,7 +40,8 @@ class TrainConfig:
     ckpt_path: str | None = None
     checkpoint_every_n_steps: int | None = None
     data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: Any = None  # ``optimizer -> LRScheduler`` partial (configs/scheduler/), None = constant lr
     ema_decay: float | None = None
     dataset: Any = None
     policy: Any = None

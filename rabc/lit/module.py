@@ -22,6 +22,16 @@ from rabc.weighting.reduce import weight_stats, weighted_mean
 log = logging.getLogger(__name__)
 
 
+def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int) -> torch.optim.lr_scheduler.LinearLR:
+    """Learning rate ``lr · min(1, (step + 1) / warmup_steps)``: torch's ``LinearLR`` from ``lr / warmup_steps``
+    to ``lr`` over the first ``warmup_steps`` steps (configs/scheduler/linear_warmup.yaml)."""
+    if warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be >= 1, got {warmup_steps}")
+    return torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1.0 / warmup_steps, end_factor=1.0, total_iters=max(1, warmup_steps - 1)
+    )
+
+
 class WeightedBCModule(pl.LightningModule):
     """Weighted behaviour cloning.
 

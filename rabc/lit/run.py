@@ -9,13 +9,11 @@ TensorBoard logs, and ``policy/`` in lerobot's own layout (EMA weights when enab
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -120,16 +118,11 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         sampling=cfg.data.sampling,
         seed=cfg.seed,
     )
-    optimizer = partial(torch.optim.AdamW, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = None
-    if cfg.optim.warmup_steps:
-        warm = int(cfg.optim.warmup_steps)
-        scheduler = partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=lambda s: min(1.0, (s + 1) / warm))
     module = WeightedBCModule(
         policy,
-        optimizer,
+        instantiate(cfg.optimizer),
         preprocessor=preprocessor,
-        scheduler=scheduler,
+        scheduler=instantiate(cfg.scheduler) if cfg.scheduler else None,
         ema_decay=cfg.ema_decay,
         weight_cap=getattr(cfg.weighting, "max_weight", None),
     )

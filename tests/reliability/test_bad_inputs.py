@@ -156,7 +156,7 @@ def test_unknown_task(tiny_dataset, tmp_path):
     ("override", "match"),
     [
         ("data.batchsize=3", "batchsize"),
-        ("optim.lr=fast", "lr"),
+        ("optimizer.lr=fast", "lr"),
         ("seeed=1", "seeed"),
         ("weighting.taux=2", "taux"),
     ],
