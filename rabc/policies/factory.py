@@ -67,6 +67,12 @@ def _config_kwargs(name: str, chunk_size: int | None, n_action_steps: int | None
     fields = {f.name: f for f in dataclasses.fields(cfg_cls)}
     if "horizon" in overrides:
         raise ValueError("use `chunk_size` (the one horizon name), not `horizon`")
+    if "drop_n_last_frames" in overrides:
+        # lerobot's training sampler reads it; rabc's data module trains on every frame (the padded actions past an
+        # episode's end are masked out of the loss), so the field would be recorded but never applied
+        raise ValueError(
+            "drop_n_last_frames is not supported: every frame is trained on, padded actions masked"
+        )
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise ValueError(f"unknown {cfg_cls.__name__} fields: {unknown}")
@@ -111,8 +117,6 @@ def _config_kwargs(name: str, chunk_size: int | None, n_action_steps: int | None
             raise ValueError(
                 f"n_action_steps={kw['n_action_steps']} exceeds chunk_size - n_obs_steps + 1 = {horizon - n_obs + 1}"
             )
-        # Frames whose chunk would run past the episode end are not sampled (lerobot default 7 = 16 - 8 - 2 + 1).
-        kw.setdefault("drop_n_last_frames", horizon - kw["n_action_steps"] - n_obs + 1)
     elif name == "act":
         chunk = kw.get("chunk_size", fields["chunk_size"].default)
         kw.setdefault("n_action_steps", chunk)

@@ -19,7 +19,6 @@ def test_one_horizon_name(tiny):
     assert adapter.chunk_size == 8
     if isinstance(adapter, DiffusionAdapter):
         assert adapter.config.horizon == 8
-        assert adapter.config.drop_n_last_frames == 8 - 4 - 2 + 1
         assert adapter.delta_indices()[ACTION] == list(range(-1, 7))
         assert adapter.delta_indices()[OBS_STATE] == [-1, 0]
     else:
@@ -44,6 +43,7 @@ def test_diffusion_chunk_size_must_divide_by_downsampling():
     "name, kw, match",
     [
         ("diffusion", {"horizon": 16}, "use `chunk_size`"),
+        ("diffusion", {"drop_n_last_frames": 3}, "drop_n_last_frames is not supported"),
         ("act", {"dim_modle": 8}, "unknown ACTConfig fields"),
         ("act", {"n_action_steps": 9}, "n_action_steps=9 exceeds chunk_size=8"),
         ("diffusion", {"n_action_steps": 8}, "exceeds chunk_size - n_obs_steps"),
