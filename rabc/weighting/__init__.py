@@ -5,7 +5,7 @@ result = scheme(progress_table, fps)                      # WeightResult(index, 
 result, meta = compute_weights("progress.parquet", scheme)  # + metadata for the weights file
 write_weights("weights.parquet", result, meta)
 table = WeightTable.load("weights.parquet", expect_num_frames=n, expect_fingerprint=fp)
-w = table.lookup(batch["index"])
+w = table.lookup(global_indices)  # float32, same shape
 """
 
 from rabc.weighting.core import WeightResult, horizon_frames, resolve_temperature

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import torch
 
 from rabc import __version__
 from rabc.io import RabcFileError, file_sha256, read_parquet, write_parquet
@@ -131,7 +130,6 @@ class WeightTable:
         self.fallback_weight = fallback_weight
         self.source = source
         self.num_fallback = 0  # frames looked up without a weight (only possible with a fallback)
-        self._torch_cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.index)
@@ -199,15 +197,13 @@ class WeightTable:
                 f"{self.source}: weights cover {len(self)} frames but the dataset has {num_frames}"
             )
 
-    def lookup(self, global_indices: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """Weights for ``global_indices`` (any shape), vectorised with searchsorted.
+    def lookup(self, global_indices: np.ndarray) -> np.ndarray:
+        """Weights for ``global_indices`` (any shape, array-like), vectorised with searchsorted.
 
-        Returns float32 of the same shape and kind (a torch tensor on the same device for a tensor input). A missing
+        Returns float32 of the same shape. A missing
         index raises KeyError unless ``fallback_weight`` is set; then it gets that weight, is counted in
         ``num_fallback`` and logged as a warning.
         """
-        if isinstance(global_indices, torch.Tensor):
-            return self._lookup_torch(global_indices)
         q = np.asarray(global_indices, dtype=np.int64)
         if len(self.index) == 0:
             found = np.zeros(q.shape, dtype=bool)
@@ -218,26 +214,6 @@ class WeightTable:
             out = self.weight[pos]
         if not found.all():
             out = np.where(found, out, self._fallback(q[~found])).astype(np.float32)
-        return out
-
-    def _lookup_torch(self, q: torch.Tensor) -> torch.Tensor:
-        if q.device not in self._torch_cache:
-            self._torch_cache[q.device] = (
-                torch.from_numpy(self.index).to(q.device),
-                torch.from_numpy(self.weight).to(q.device),
-            )
-        idx_t, w_t = self._torch_cache[q.device]
-        q = q.to(torch.int64)
-        if len(idx_t) == 0:
-            found = torch.zeros(q.shape, dtype=torch.bool, device=q.device)
-            out = torch.zeros(q.shape, dtype=torch.float32, device=q.device)
-        else:
-            pos = torch.searchsorted(idx_t, q.reshape(-1)).clamp_max(len(idx_t) - 1).reshape(q.shape)
-            found = idx_t[pos] == q
-            out = w_t[pos]
-        if not bool(found.all()):
-            fb = self._fallback(q[~found].cpu().numpy())
-            out = torch.where(found, out, torch.as_tensor(fb, dtype=torch.float32, device=q.device))
         return out
 
     def _fallback(self, missing: np.ndarray) -> float:
