@@ -59,6 +59,15 @@ class EpisodeInfo:
         return self.success[order][pos]
 
 
+def check_progress_args(nan_policy: str, horizon_s: float | None, temperature: float | str) -> None:
+    """Validate the arguments every progress-increment scheme shares (ValueError naming the bad one)."""
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if horizon_s is not None and (not np.isfinite(horizon_s) or horizon_s <= 0):
+        raise ValueError(f"horizon_s must be a positive number of seconds or null, got {horizon_s}")
+    check_temperature(temperature)
+
+
 class WeightingScheme:
     """Base class. Subclasses are dataclasses and implement :meth:`compute`."""
 
@@ -127,13 +136,9 @@ class AdvantageScheme(WeightingScheme):
     nan_policy: str = "error"
 
     def __post_init__(self) -> None:
-        if self.nan_policy not in NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {self.nan_policy!r}")
+        check_progress_args(self.nan_policy, self.horizon_s, self.temperature)
         if self.direction not in ("backward", "forward"):
             raise ValueError(f"direction must be 'backward' or 'forward', got {self.direction!r}")
-        if self.horizon_s is not None and (not np.isfinite(self.horizon_s) or self.horizon_s <= 0):
-            raise ValueError(f"horizon_s must be a positive number of seconds or null, got {self.horizon_s}")
-        check_temperature(self.temperature)
 
     def advantage(
         self, progress: ProgressTable, fps: float, seg: Segments
@@ -260,13 +265,11 @@ class Sarm(WeightingScheme):
     nan_policy: str = "error"
 
     def __post_init__(self) -> None:
-        AdvantageScheme.__post_init__(self)  # type: ignore[arg-type]
+        check_progress_args(self.nan_policy, self.horizon_s, self.temperature)
         if not (np.isfinite(self.kappa) and self.kappa >= 0):
             raise ValueError(f"kappa must be a finite number >= 0 (SARM Eq. 9 threshold), got {self.kappa}")
         if not (np.isfinite(self.epsilon) and self.epsilon > 0):
             raise ValueError(f"epsilon must be a finite number > 0, got {self.epsilon}")
-
-    direction: ClassVar[str] = "forward"
 
     def compute(
         self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
@@ -320,11 +323,9 @@ class Episode(WeightingScheme):
     def __post_init__(self) -> None:
         if self.source not in ("success", "final_progress"):
             raise ValueError(f"source must be 'success' or 'final_progress', got {self.source!r}")
-        if self.nan_policy not in NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {self.nan_policy!r}")
+        check_progress_args(self.nan_policy, None, self.temperature)
         if self.failure_weight < 0:
             raise ValueError(f"failure_weight must be non-negative, got {self.failure_weight}")
-        check_temperature(self.temperature)
 
     def compute(
         self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
