@@ -258,7 +258,7 @@ class Sarm(WeightingScheme):
 
     kind: ClassVar[str] = "sarm"
     name: str = "sarm"
-    horizon_s: float | None = 1.0
+    horizon_s: float | None = 0.25  # configs/weighting/sarm.yaml: 20 frames at 80 fps
     kappa: float = 0.01
     epsilon: float = 1e-6
     temperature: float | str = 1.0
