@@ -86,9 +86,14 @@ def episode_info_from(labels: dict[str, np.ndarray]) -> EpisodeInfo | None:
     """Per-episode success = any frame of the episode flagged successful."""
     if "success" not in labels or "episode_index" not in labels:
         return None
-    eps, inv = np.unique(labels["episode_index"], return_inverse=True)
+    from rabc.sim.demos import QUALITY_NAMES
+
+    eps, first, inv = np.unique(labels["episode_index"], return_index=True, return_inverse=True)
     success = np.bincount(inv, weights=labels["success"].astype(np.float64), minlength=len(eps)) > 0
-    return EpisodeInfo(eps, success)
+    quality = None
+    if "quality" in labels:
+        quality = np.array([QUALITY_NAMES.get(int(q), str(q)) for q in labels["quality"][first]])
+    return EpisodeInfo(eps, success, quality)
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+from rabc.report.results import PROGRESS_FREE  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 REWARD_SCRIPT = REPO / "scripts" / "evaluate_reward.py"
@@ -103,7 +105,7 @@ class Sweep:
 
     def __init__(self, cfg: DictConfig, root: Path, out: Path, bar: tqdm):
         self.cfg, self.root, self.out, self.bar = cfg, root, out, bar
-        self.base = [*cfg.train_overrides, f"dataset.root={root}"]
+        self.base = [*cfg.train_overrides, f"dataset.root={root}", f"preset={cfg.preset}"]
 
     def run_dir(self, scheme: str, source: str, point: dict[str, Any], seed: int) -> Path:
         tag = f"{scheme}-{source}" + (f"-{point_tag(point)}" if point else "")
@@ -113,15 +115,38 @@ class Sweep:
         out = [*self.base, f"weighting={scheme}", f"progress={progress}", f"seed={seed}"]
         return out + [f"weighting.{k}={v}" for k, v in point.items()]
 
-    def check(self, recipes: list[tuple[str, str, Path, list[dict[str, Any]]]]) -> None:
-        """Compose every run's config and build its weighting scheme before anything trains: a typo in a grid
-        key or value fails in seconds, not after hours of earlier runs."""
+    def check(
+        self, recipes: list[tuple[str, str, Path, list[dict[str, Any]]]], notes: list[str]
+    ) -> list[tuple[str, str, Path, list[dict[str, Any]]]]:
+        """Compose every run's config and compute its weights before anything trains: a typo in a grid key or
+        value fails in seconds, not after hours of earlier runs; a grid point whose weights collapse (ESS
+        fraction below ``min_ess_fraction``) is reported and dropped, a recipe left without points skipped."""
         from hydra.utils import instantiate
 
-        for scheme, _, path, points in recipes:
+        from rabc.data import episode_table
+        from rabc.lit.run import episode_info
+        from rabc.weighting import compute_weights, effective_sample_size
+
+        info = episode_info(episode_table(self.root))
+        kept = []
+        for scheme, label, path, points in recipes:
+            ok = []
             for point in points:
                 cfg = compose("train", overrides=self.overrides(scheme, path, point, 0))
-                instantiate(OmegaConf.to_container(cfg.weighting, resolve=True))
+                result, _ = compute_weights(
+                    path, instantiate(OmegaConf.to_container(cfg.weighting, resolve=True)), episode_info=info
+                )
+                ess = effective_sample_size(result.weight) / len(result.weight)
+                floor = float(self.cfg.get("min_ess_fraction", 0.05))
+                if ess < floor:
+                    msg = f"{scheme}/{label} {point or ''}: weights collapse (ESS fraction {ess:.3f} < {floor}): skipped"
+                    log.warning(msg)
+                    notes.append(msg)
+                else:
+                    ok.append(point)
+            if ok:
+                kept.append((scheme, label, path, ok))
+        return kept
 
     def train(self, scheme: str, progress: Path, point: dict[str, Any], seed: int, run_dir: Path) -> None:
         from rabc.lit.run import train
@@ -169,10 +194,10 @@ def make_recipes(
     recipes = []  # (scheme, source label, progress path, grid points)
     for scheme in cfg.schemes:
         for label, path in sources.items():
-            if scheme == "uniform" and label != "oracle":
-                continue  # uniform BC ignores progress: trained once
+            if scheme in PROGRESS_FREE and label != "oracle":
+                continue  # uniform / success-only / clean-only BC ignore progress: trained once
             recipes.append(
-                (scheme, "none" if scheme == "uniform" else label, path, grid_points(grids.get(scheme)))
+                (scheme, "none" if scheme in PROGRESS_FREE else label, path, grid_points(grids.get(scheme)))
             )
     return recipes
 
@@ -187,7 +212,7 @@ def run_table4(cfg: DictConfig) -> Path:
     total = (n_tuning * 2 + 2 * len(recipes)) * len(seeds)  # upper bound: train + eval steps
     bar = tqdm(total=total, desc="table 4", unit="step")
     sweep = Sweep(cfg, root, out, bar)
-    sweep.check(recipes)
+    recipes = sweep.check(recipes, notes)
     selection = {}
     for scheme, label, path, points in recipes:
         best = points[0]
@@ -216,7 +241,16 @@ def run_table4(cfg: DictConfig) -> Path:
         notes.append(
             f"{key}: chose {sel['chosen']} on validation seeds (mean success {max(sel['val_mean_success']):.2f})."
         )
-    make_report(out / "runs", out / "tables", notes=notes)
+    hparams = {key.replace("/", " / ", 1): sel["chosen"] for key, sel in selection.items()}
+    result = make_report(
+        out / "runs",
+        out / "tables",
+        notes=notes,
+        preset=str(cfg.preset),
+        expect={"preset": str(cfg.preset)},
+        hparams=hparams,
+    )
+    print(result["headline"])
     return out / "tables"
 
 
@@ -247,9 +281,9 @@ def main(argv: list[str] | None = None) -> Path | None:
 
     register()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(f"reproduce/{size}", overrides=rest)
+        cfg = compose(f"reproduce/{size}", overrides=[f"+preset={size}", *rest])
         tables_dir = run_table4(cfg)
-    print(f"Table 4 analogue: {tables_dir / 'table4.md'} (plots {tables_dir}/table4*.png)")
+    print(f"Table 4 analogue: {tables_dir}/table4_{size}.md (plots {tables_dir}/table4_{size}*.png)")
     return tables_dir
 
 

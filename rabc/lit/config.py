@@ -34,6 +34,7 @@ class OptimizerConfig:
 @dataclass
 class TrainConfig:
     name: str = "run"
+    preset: str | None = None  # the reproduce preset that trained the run
     seed: int = 0
     progress: str | None = None
     weights: str | None = None

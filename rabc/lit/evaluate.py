@@ -171,6 +171,8 @@ def evaluate(
                 "rate": r.rate,
                 "ci95": [lo, hi],
                 "mean_steps": float(r.steps.mean()),
+                "env_seeds": list(seeds),
+                "outcomes": r.success.astype(int).tolist(),  # per env seed: the paired design's unit
             }
             if r.videos:
                 _save_videos(out.parent / "videos" / task, r.videos)

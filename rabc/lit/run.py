@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rabc import __version__
 from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
+from rabc.data.segments import frame_labels
 from rabc.io import file_sha256, git_sha, write_json
 from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModule
 from rabc.lit.module import WeightedBCModule
@@ -28,11 +29,24 @@ from rabc.weighting import (
     WeightTable,
     compute_weights,
     format_diagnostics,
+    format_separation,
+    separation_report,
     weight_diagnostics,
     write_weights,
 )
 
 log = logging.getLogger(__name__)
+
+
+def episode_info(episodes) -> EpisodeInfo:
+    """Per-episode labels for the schemes that need them; a dataset without rabc's sidecar (e.g. one written by
+    lerobot's own tools) has none, and only the schemes that need them fail, naming the missing column."""
+    labelled = not episodes["success"].isna().any()
+    return EpisodeInfo(
+        episodes["episode_index"].to_numpy(),
+        episodes["success"].to_numpy(dtype=bool) if labelled else None,
+        episodes["quality_name"].to_numpy() if labelled else None,
+    )
 
 
 def prepare_weights(
@@ -48,7 +62,7 @@ def prepare_weights(
         )
     else:
         scheme = instantiate(OmegaConf.to_container(cfg.weighting, resolve=True))
-        info = EpisodeInfo(episodes["episode_index"].to_numpy(), episodes["success"].to_numpy(dtype=bool))
+        info = episode_info(episodes)
         result, meta = compute_weights(
             cfg.progress,
             scheme,
@@ -66,14 +80,23 @@ def prepare_weights(
     index = np.arange(int(eps["from_index"].iloc[0]), int(eps["to_index"].iloc[-1]))
     row = np.searchsorted(eps["to_index"].to_numpy(), index, side="right")  # (N,) episode row of each frame
     w = table.lookup(index)
+    labelled = not eps["success"].isna().any()
     diag = weight_diagnostics(
         w,
-        quality=eps["quality_name"].to_numpy()[row],
-        success=eps["success"].to_numpy()[row].astype(bool),
+        quality=eps["quality_name"].to_numpy()[row] if labelled else None,
+        success=eps["success"].to_numpy()[row].astype(bool) if labelled else None,
         max_weight=getattr(cfg.weighting, "max_weight", None),
     )
+    labels = frame_labels(cfg.dataset.root)
+    if labels is not None:  # a dataset rabc generated: do the weights separate good frames from bad ones?
+        lab_index, segments, classes = labels
+        diag["separation"] = separation_report(
+            table.lookup(lab_index), segments, classes, max_weight=getattr(cfg.weighting, "max_weight", None)
+        )
     write_json(run_dir / "weights_diagnostics.json", diag)
     log.info("weights (%s):\n%s", cfg.weighting.name, format_diagnostics(diag))
+    if "separation" in diag:
+        log.info("%s", format_separation(diag["separation"]))
     return table
 
 

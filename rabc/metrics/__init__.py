@@ -11,13 +11,26 @@ from rabc.metrics.reward import (
     voc,
     voc_per_episode,
 )
-from rabc.metrics.stats import bootstrap_aggregate_ci, bootstrap_ci, mean_t_ci, wilson_interval
+from rabc.metrics.stats import (
+    Comparison,
+    binomial_ci,
+    bootstrap_aggregate_ci,
+    bootstrap_ci,
+    compare_to_baseline,
+    hierarchical_bootstrap,
+    verdict,
+    wilson_interval,
+)
 
 __all__ = [
+    "Comparison",
+    "binomial_ci",
+    "compare_to_baseline",
+    "hierarchical_bootstrap",
+    "verdict",
     "aggregate_voc",
     "bootstrap_aggregate_ci",
     "bootstrap_ci",
-    "mean_t_ci",
     "static_frame_voc",
     "success_auc",
     "success_score",

@@ -12,10 +12,10 @@ import pandas as pd
 
 from rabc.io import atomic_write, write_json
 from rabc.report.results import find_eval_files, load_diagnostics, load_results
+from rabc.report.table4 import TABLE4_KEYS, headline, plot_rows, rows_markdown, table4_rows
 from rabc.report.tables import (
     MEAN_ROW,
     build_table,
-    comparisons,
     diagnostics_table,
     frame_to_markdown,
     paper_table4_markdown,
@@ -60,15 +60,41 @@ def _cells_json(table: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def make_report(
-    runs: str | Path | Sequence[str | Path], out: str | Path, notes: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Tabulate every ``eval_*.json`` under ``runs`` into ``out``:
+def check_provenance(df: pd.DataFrame, expect: dict[str, Any] | None) -> dict[str, Any]:
+    """Every result must come from one dataset (and the expected preset / dataset when ``expect`` names them).
 
-    ``table4.md`` (test seeds, training tasks; held-out tasks; validation-seed tuning record; weight diagnostics;
-    the paper's numbers for reference), ``table4.png`` and ``table4_heldout.png`` (bars with 95 % CIs), and
-    ``table4.json`` (every cell). ``notes`` are printed under the title (e.g. skipped progress sources).
-    Returns the JSON dict.
+    Raises:
+        ValueError: naming the mismatching field and a file that has it.
+    """
+    found: dict[str, Any] = {}
+    for field in ("dataset_fingerprint", "preset"):
+        values = df[field].dropna().unique().tolist()
+        if len(values) > 1:
+            raise ValueError(f"results mix several values of {field}: {values} — tabulate one experiment at a time")
+        found[field] = values[0] if values else None
+        want = (expect or {}).get(field)
+        if want is not None and found[field] is not None and found[field] != want:
+            bad = df.loc[df[field] != want, "eval_file"].iloc[0]
+            raise ValueError(f"{bad}: {field} is {found[field]!r}, expected {want!r}")
+    return found
+
+
+def make_report(
+    runs: str | Path | Sequence[str | Path],
+    out: str | Path,
+    notes: Sequence[str] = (),
+    *,
+    preset: str | None = None,
+    expect: dict[str, Any] | None = None,
+    hparams: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tabulate every ``eval_*.json`` under ``runs`` into ``out``.
+
+    Writes ``table4_<preset>.json`` (the headline statistics: headroom, one row per recipe with success, paired Δ
+    vs uniform BC, headroom recovered, verdict; plus the per-task cells), ``table4_<preset>.md`` (headline rows,
+    per-task cells, held-out tasks as a zero-shot section, the validation record, weight diagnostics, the paper's
+    numbers) and ``table4_<preset>.png`` (bars with hierarchical-bootstrap 95 % CIs). ``expect`` ({preset,
+    dataset_fingerprint}) refuses results of another experiment. Returns the JSON dict.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,25 +102,62 @@ def make_report(
     if not files:
         raise FileNotFoundError(f"{runs}: no eval_*.json files found")
     df = load_results(files)
+    prov = check_provenance(df, expect)
+    preset = preset or prov["preset"] or "custom"
+    val_seeds, test_seeds = (_env_seeds(df, split) for split in ("val", "test"))
     diags = load_diagnostics(df["run_dir"].unique())
     test, held = build_table(df, "test"), build_table(df, "test", heldout=True)
     val = build_table(df, "val")
-    comp, comp_held = comparisons(df, "test"), comparisons(df, "test", heldout=True)
     diag = diagnostics_table(df, diags, "test")
-    n_eps = sorted(df.loc[df["split"] == "test", "episodes"].unique().tolist())
-
-    md = ["# Simulated analogue of TOPReward Table 4\n"]
+    sel = df[(df["split"] == "test") & ~df["heldout"]]
+    main = table4_rows(sel, hparams=hparams)
+    sel_h = df[(df["split"] == "test") & df["heldout"]]
+    zero_shot = table4_rows(sel_h, hparams=hparams) if not sel_h.empty else None
+    result = {
+        "preset": preset,
+        "tasks": main["tasks"],
+        "n_seeds": len(main["seeds"]),
+        "test_episodes_per_task_seed": main["episodes_per_task_seed"],
+        "val_seeds": [int(s) for s in val_seeds],
+        "test_seeds": [int(s) for s in test_seeds],
+        "headroom": main["headroom"],
+        "rows": main["rows"],
+        "uniform_success": main["uniform_success"],
+        "training_seeds": main["seeds"],
+        "dataset_fingerprint": prov["dataset_fingerprint"],
+        "headline": headline(main),
+        "heldout_zero_shot": zero_shot,
+        "per_task": {"test": _cells_json(test), "heldout": _cells_json(held), "val": _cells_json(val)},
+        "notes": list(notes),
+        "eval_files": [str(f) for f in files],
+        "diagnostics": {
+            k: {c: v if isinstance(v, str) else float(v) for c, v in row.items()} for k, row in diag.iterrows()
+        },
+    }
+    assert all(k in result for k in TABLE4_KEYS)
+    n_eps = result["test_episodes_per_task_seed"]
+    md = [f"# Simulated analogue of TOPReward Table 4 — preset `{preset}`\n"]
     md += [f"> {n}\n" for n in notes]
     md.append(
-        "Success rate on **test seeds** (disjoint from demo and validation seeds), Meta-World, "
-        f"{n_eps} episodes per task and training seed. Cell = mean over training seeds ± 95 % Student-t "
-        "half-width (seed-to-seed spread only: `± 0.00` means every seed gave the same rate; table4.json also holds "
-        "the Wilson interval of all seeds' episodes pooled); `rate [lo, hi]` = Wilson 95 % interval when a recipe "
-        "has a single seed. "
-        "Δ rows: paired by training seed on the mean row.\n"
+        f"**{result['headline']}**\n\n"
+        f"Tasks {', '.join(result['tasks'])}; {result['n_seeds']} training seeds {result['training_seeds']}; "
+        f"{n_eps} test episodes per task and seed, the same env seeds for every recipe (paired). Test env seeds "
+        f"(reported): {_seed_range(test_seeds)}; validation env seeds (tuning only): {_seed_range(val_seeds)}. "
+        "Intervals: hierarchical bootstrap (training seeds, then episodes; 95 %); `n/a (1 seed)` where a single "
+        "training seed allows no seed-level interval. A verdict says better / worse only when the paired Δ "
+        "interval excludes 0.\n"
     )
-    md += ["## Training tasks (test seeds)\n", to_markdown(test, comp)]
-    md += ["## Held-out tasks (never trained on; generalisation probe)\n", to_markdown(held, comp_held)]
+    md += ["## Headline (training tasks, test seeds)\n", rows_markdown(main)]
+    md += ["## Per task (all seeds' episodes pooled; Wilson 95 % interval of the binomial part only)\n",
+           to_markdown(test)]
+    if zero_shot is not None:
+        md += [
+            "## Held-out tasks — zero-shot (never in the training data)\n",
+            "The policy gets no task identity (state-only ACT; no language input), so a held-out task is solved "
+            "only where its scene and motion resemble a training task's. This probes generalisation, not weighting.\n",
+            rows_markdown(zero_shot),
+            to_markdown(held),
+        ]
     if not val.empty:
         md += ["## Validation seeds (used only to choose temperatures / horizons)\n", to_markdown(val)]
     md += [
@@ -106,25 +169,25 @@ def make_report(
         "credit out of 10, VLM (Qwen3-VL) progress. Not comparable number for number with the simulated table.\n",
         paper_table4_markdown(),
     ]
-    with atomic_write(out / "table4.md", "w") as fh:
+    with atomic_write(out / f"table4_{preset}.md", "w") as fh:
         fh.write("\n".join(md))
+    plot_rows(main, out / f"table4_{preset}.png", f"Table 4 ({preset}): training tasks, test seeds, 95% CI")
     if not test.empty:
-        plot_table(test, out / "table4.png", "Training tasks, test seeds (95% CI)")
+        plot_table(test, out / f"table4_{preset}_tasks.png", "Per task, test seeds (Wilson 95% CI)")
     if not held.empty:
-        plot_table(held, out / "table4_heldout.png", "Held-out tasks, test seeds (95% CI)")
-    result = {
-        "eval_files": [str(f) for f in files],
-        "notes": list(notes),
-        "test": _cells_json(test),
-        "heldout": _cells_json(held),
-        "val": _cells_json(val),
-        "comparisons": comp,
-        "comparisons_heldout": comp_held,
-        "diagnostics": {
-            k: {c: v if isinstance(v, str) else float(v) for c, v in row.items()}
-            for k, row in diag.iterrows()
-        },
-    }
-    write_json(out / "table4.json", result)
-    log.info("wrote %s", out / "table4.md")
+        plot_table(held, out / f"table4_{preset}_heldout.png", "Held-out tasks (zero-shot), test seeds")
+    write_json(out / f"table4_{preset}.json", result)
+    log.info("wrote %s", out / f"table4_{preset}.md")
     return result
+
+
+def _env_seeds(df: pd.DataFrame, split: str) -> list[int]:
+    seeds = df.loc[df["split"] == split, "env_seeds"].dropna()
+    return sorted({int(s) for lst in seeds for s in lst})
+
+
+def _seed_range(seeds: Sequence[int]) -> str:
+    if not seeds:
+        return "–"
+    s = sorted(int(x) for x in seeds)
+    return f"{s[0]}–{s[-1]} ({len(s)})" if s == list(range(s[0], s[-1] + 1)) else str(s)

@@ -21,11 +21,11 @@ from rabc.io import RabcFileError
 log = logging.getLogger(__name__)
 
 #: Column order of the paper's comparison (uniform BC first); other schemes follow alphabetically.
-SCHEME_ORDER = ("uniform", "top_awr", "top_awr_tempered", "sarm", "filtered")
+SCHEME_ORDER = ("uniform", "success_only", "clean_only", "top_awr", "top_awr_tempered", "sarm", "filtered")
 #: Weighting keys that do not change the weights (left out of a recipe's identity).
 _NON_PARAM_KEYS = {"_target_", "name", "nan_policy"}
 #: Scheme whose weights do not depend on the progress source.
-PROGRESS_FREE = {"uniform"}
+PROGRESS_FREE = {"uniform", "success_only", "clean_only"}
 
 ROW_COLUMNS = [
     "eval_file",
@@ -40,6 +40,10 @@ ROW_COLUMNS = [
     "episodes",
     "successes",
     "rate",
+    "outcomes",
+    "env_seeds",
+    "dataset_fingerprint",
+    "preset",
 ]
 
 
@@ -138,7 +142,22 @@ def load_results(files: Iterable[str | Path]) -> pd.DataFrame:
                 n, k = int(res["episodes"]), int(res["successes"])
                 if n <= 0 or not 0 <= k <= n:
                     raise RabcFileError(f"{f}: {key}.{task} has {k} successes of {n} episodes")
-                rows.append({**common, "task": task, "heldout": heldout, "episodes": n, "successes": k})
+                outcomes = res.get("outcomes")
+                if outcomes is not None and (len(outcomes) != n or sum(outcomes) != k):
+                    raise RabcFileError(f"{f}: {key}.{task} outcomes disagree with {k}/{n} successes")
+                rows.append(
+                    {
+                        **common,
+                        "task": task,
+                        "heldout": heldout,
+                        "episodes": n,
+                        "successes": k,
+                        "outcomes": outcomes,
+                        "env_seeds": res.get("env_seeds", rep.get("seeds")),
+                        "dataset_fingerprint": run.get("dataset_fingerprint"),
+                        "preset": (run.get("config") or {}).get("preset"),
+                    }
+                )
     df = pd.DataFrame(rows, columns=[c for c in ROW_COLUMNS if c != "rate"])
     df["rate"] = df["successes"] / df["episodes"].where(df["episodes"] > 0)
     df = _label_columns(df)

@@ -1,8 +1,8 @@
 """Success-rate tables in the layout of the paper's Table 4: rows = tasks + mean, columns = training recipes.
 
-A cell is the success rate averaged over training seeds with a 95 % Student-t interval across seeds
-(rabc.metrics.mean_t_ci); with a single seed it is the Wilson interval of that run's successes / episodes.
-The "mean" row averages tasks within each seed first (the paper's mean over tasks), then across seeds.
+A cell is the success rate of all its episodes (every training seed pooled) with the 95 % Wilson interval of
+``scipy.stats.binomtest``: always inside [0, 1]. Comparisons between recipes (paired Δ, headroom, verdicts) live in
+:mod:`rabc.report.table4`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rabc.metrics import mean_t_ci, wilson_interval
+from rabc.metrics import binomial_ci
 
 log = logging.getLogger(__name__)
 
@@ -28,40 +28,19 @@ PAPER_TABLE4 = {
 PAPER_TABLE4_MEAN = {"BC": 4.78, "TOP-AWR": 6.78}
 
 
-def cell_stat(rates: np.ndarray, successes: int, episodes: int) -> dict[str, Any]:
-    """Mean and 95 % CI of per-seed success rates.
+def cell_stat(successes: int, episodes: int, n_seeds: int) -> dict[str, Any]:
+    """Success rate of a cell with its 95 % binomial (Wilson, scipy) interval over all its episodes pooled.
 
-    Args:
-        rates: (S,) success rate of each training seed.
-        successes, episodes: totals over those seeds (used for the Wilson interval when S == 1).
-    Returns:
-        dict with mean, lo, hi, n_seeds, method ("t" or "wilson"), episodes.
+    The interval is the binomial part of the uncertainty only (seed-to-seed spread is in the hierarchical
+    bootstrap of :mod:`rabc.report.table4`); it always lies inside [0, 1].
     """
-    rates = np.asarray(rates, dtype=np.float64)
-    if len(rates) >= 2:
-        m, hw = mean_t_ci(rates)
-        lo, hi, method = m - hw, m + hw, "t"
-    else:
-        m, lo, hi = wilson_interval(int(successes), int(episodes))
-        method = "wilson"
-    _, plo, phi = wilson_interval(int(successes), int(episodes))
-    return {
-        "mean": float(m),
-        "lo": float(max(lo, 0.0)),  # rates live in [0, 1]; the t half-width is kept unclipped
-        "hi": float(min(hi, 1.0)),
-        "half_width": float((hi - lo) / 2),
-        "pooled_wilson": [plo, phi],  # episodes of all seeds pooled: the binomial part of the uncertainty
-        "n_seeds": len(rates),
-        "method": method,
-        "episodes": int(episodes),
-    }
+    m, lo, hi = binomial_ci(int(successes), int(episodes))
+    return {"mean": m, "lo": lo, "hi": hi, "n_seeds": int(n_seeds), "method": "wilson", "episodes": int(episodes)}
 
 
 def format_cell(c: dict[str, Any] | None) -> str:
     if not c:
         return "–"
-    if c["method"] == "t":
-        return f"{c['mean']:.2f} ± {c['half_width']:.2f}"
     return f"{c['mean']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}]"
 
 
@@ -100,71 +79,15 @@ def build_table(df: pd.DataFrame, split: str = "test", heldout: bool = False) ->
     for col in cols:
         sub = sel[sel["column"] == col]
         for task, g in sub.groupby("task"):
-            table.at[task, col] = cell_stat(g["rate"].to_numpy(), g["successes"].sum(), g["episodes"].sum())
+            table.at[task, col] = cell_stat(g["successes"].sum(), g["episodes"].sum(), g["train_seed"].nunique())
         per_seed = seed_means(sub)
         tot = sub[sub["train_seed"].isin(per_seed.index)]
-        table.at[MEAN_ROW, col] = cell_stat(
-            per_seed.to_numpy(), tot["successes"].sum(), tot["episodes"].sum()
-        )
+        table.at[MEAN_ROW, col] = cell_stat(tot["successes"].sum(), tot["episodes"].sum(), len(per_seed))
     return table
 
 
-def paired_difference(a: pd.Series, b: pd.Series) -> dict[str, Any] | None:
-    """Mean ± 95 % t-interval of a − b over the training seeds both have (paired by seed); None if none shared."""
-    shared = a.index.intersection(b.index)
-    if len(shared) == 0:
-        return None
-    d = (a[shared] - b[shared]).to_numpy()
-    m, hw = mean_t_ci(d)
-    return {"mean": m, "half_width": hw, "n_seeds": len(d)}
-
-
-def comparisons(df: pd.DataFrame, split: str = "test", heldout: bool = False) -> dict[str, dict[str, Any]]:
-    """Per column: ``vs_uniform`` (paired Δ of the mean row against uniform BC) and, for learned-progress columns,
-    ``vs_oracle`` (Δ against the same scheme and parameters with oracle progress)."""
-    sel = df[(df["split"] == split) & (df["heldout"] == heldout)]
-    means = {col: seed_means(g) for col, g in sel.groupby("column")}
-    meta = sel.drop_duplicates("column").set_index("column")
-    uniform = [c for c in means if meta.at[c, "scheme"] == UNIFORM]
-    out: dict[str, dict[str, Any]] = {}
-    for col, m in means.items():
-        row: dict[str, Any] = {}
-        if uniform and col not in uniform:
-            row["vs_uniform"] = paired_difference(m, means[uniform[0]])
-        if str(meta.at[col, "source"]).startswith("learned"):
-            twin = meta[
-                (meta["scheme"] == meta.at[col, "scheme"])
-                & (meta["params"] == meta.at[col, "params"])
-                & (meta["source"] == "oracle")
-            ].index
-            if len(twin):
-                row["vs_oracle"] = paired_difference(m, means[twin[0]])
-        out[col] = row
-    return out
-
-
-def _fmt_diff(d: dict[str, Any] | None) -> str:
-    if not d:
-        return "–"
-    hw = "" if np.isnan(d["half_width"]) else f" ± {d['half_width']:.2f}"
-    return f"{d['mean']:+.2f}{hw} (n={d['n_seeds']})"
-
-
-def verdict(d: dict[str, Any] | None) -> str:
-    """Reading of a paired Δ: better / worse when its 95 % CI excludes 0, else no detectable difference."""
-    if not d:
-        return "–"
-    if d["n_seeds"] < 2 or np.isnan(d["half_width"]):
-        return "too few seeds"
-    if d["mean"] - d["half_width"] > 0:
-        return "better"
-    if d["mean"] + d["half_width"] < 0:
-        return "worse"
-    return "no detectable difference"
-
-
-def to_markdown(table: pd.DataFrame, comp: dict[str, dict[str, Any]] | None = None) -> str:
-    """Markdown of :func:`build_table`, plus the paired Δ rows of :func:`comparisons` when given."""
+def to_markdown(table: pd.DataFrame) -> str:
+    """Markdown of :func:`build_table`."""
     if table.empty:
         return "_no results_\n"
     cols = list(table.columns)
@@ -172,18 +95,6 @@ def to_markdown(table: pd.DataFrame, comp: dict[str, dict[str, Any]] | None = No
     for task in table.index:
         name = f"**{task}**" if task == MEAN_ROW else task
         lines.append(f"| {name} | " + " | ".join(format_cell(table.at[task, c]) for c in cols) + " |")
-    if comp:
-        for key, label in (("vs_uniform", "Δ mean vs uniform BC"), ("vs_oracle", "Δ mean learned − oracle")):
-            if any(comp.get(c, {}).get(key) for c in cols):
-                lines.append(
-                    f"| _{label}_ | " + " | ".join(_fmt_diff(comp.get(c, {}).get(key)) for c in cols) + " |"
-                )
-    if comp and any(comp.get(c, {}).get("vs_uniform") for c in cols):
-        lines.append(
-            "| _verdict vs uniform BC_ | "
-            + " | ".join(verdict(comp.get(c, {}).get("vs_uniform")) for c in cols)
-            + " |"
-        )
     seeds = [table.at[MEAN_ROW, c]["n_seeds"] if isinstance(table.at[MEAN_ROW, c], dict) else 0 for c in cols]
     lines.append("| _training seeds_ | " + " | ".join(str(s) for s in seeds) + " |")
     return "\n".join(lines) + "\n"

@@ -10,7 +10,16 @@ Quality levels (stored per frame as the int feature ``quality`` and per episode 
                  resumes and has to come back: a regression in the middle of the demo
     4 fail       once progress passes a random point in ``trigger_range`` the demonstrator gives up: it either
                  stops where it is or retreats towards its start pose, for ``fail_tail_steps`` frames, and the
-                 episode ends there, unfinished
+                 episode ends there, unfinished (``fail_tail_steps`` long: a long give-up)
+    5 wrong_target  once progress passes the trigger the demonstrator heads for a decoy point (the goal mirrored
+                 through the hand's start, at table height) and hovers there for ``spoil_steps`` frames; the
+                 episode ends there, unfinished: it teaches reaching / pushing toward the wrong place
+    6 push_away  once progress passes the trigger (typically in contact) the hand pushes from the goal towards
+                 and past the object for ``spoil_steps`` frames (gripper kept), moving the object away from the
+                 goal; the episode ends there, unfinished
+
+Every corruption but noise and hesitate ends its demo unfinished, so none of them silently produces good data;
+the oracle progress (rabc.sim.oracle) of a wrong-target or push-away stretch stays flat or falls.
 
 An episode ends ``post_success_steps`` frames after the first success (the success frames are recorded), at the
 end of a failure's tail, after ``stall_steps`` frames without progress (the stateless scripted experts can get
@@ -35,6 +44,8 @@ class Quality(enum.IntEnum):
     HESITATE = 2
     DETOUR = 3
     FAIL = 4
+    WRONG_TARGET = 5
+    PUSH_AWAY = 6
 
 
 QUALITY_NAMES: dict[int, str] = {int(q): q.name.lower() for q in Quality}
@@ -57,6 +68,8 @@ class CorruptionParams:
     detour_steps: tuple[int, int] = (15, 30)
     trigger_range: tuple[float, float] = (0.25, 0.6)  # oracle progress at which a detour/failure starts
     fail_tail_steps: int = 20
+    fail_modes: tuple[str, ...] = ("stop", "retreat")  # a failure's tail: hold still, or go back up and home
+    spoil_steps: int = 60  # length of a wrong-target or push-away stretch
     post_success_steps: int = 10
     stall_steps: int = 120  # end an episode whose progress has not risen by 0.01 for this many frames
     reach_weight: float = 0.3  # oracle progress reach weight (rabc.sim.oracle)
@@ -105,7 +118,10 @@ class _Controller:
             self._pauses = {int(s): int(k) for s, k in zip(starts, lens)}
             self.events["pauses"] = [[int(s), int(k)] for s, k in zip(starts, lens)]
         if quality == Quality.FAIL:
-            self._fail_mode = "stop" if rng.random() < 0.5 else "retreat"
+            modes = tuple(params.fail_modes)
+            if not modes or set(modes) - {"stop", "retreat"}:
+                raise ValueError(f"fail_modes must be a non-empty subset of ('stop', 'retreat'), got {modes}")
+            self._fail_mode = modes[int(rng.integers(len(modes)))]
             self.events["fail_mode"] = self._fail_mode
         self._used = False
         self._hold_at: np.ndarray | None = None
@@ -132,12 +148,30 @@ class _Controller:
         elif self.q == Quality.FAIL and not self._used and progress >= self._trigger:
             self._used, self._mode, self._left = True, "fail", self.p.fail_tail_steps
             self.events["fail_at"] = t
-        if self._mode is not None and self._hold_at is None and self._mode != "detour":
+        elif self.q in (Quality.WRONG_TARGET, Quality.PUSH_AWAY) and not self._used and progress >= self._trigger:
+            self._used, self._mode, self._left = True, self.q.name.lower(), self.p.spoil_steps
+            goal, hand = raw[36:39], raw[:3]
+            if self.q == Quality.WRONG_TARGET:
+                assert self._start_hand is not None
+                decoy = 2 * self._start_hand - goal  # the goal mirrored through the start pose
+                self._target = np.array([decoy[0], decoy[1], max(float(goal[2]), 0.05)])
+            else:
+                away = raw[4:7] - goal  # goal -> object: pushing along it moves the object off the goal
+                away[2] = 0.0
+                self._dir = away / max(np.linalg.norm(away), 1e-6)
+                self._target = hand
+            self.events["spoiled"] = [t, self._left]  # the stretch that teaches the wrong motion
+            self.events["fail_at"] = t  # the demo ends unfinished after it
+        if self._mode in ("pause", "fail") and self._hold_at is None:
             self._hold_at = raw[:3].copy()  # pauses and stops hold the hand where it is
         if self._mode is not None:
             if self._mode == "pause":
                 a[:3] = _hold_action(env, self._hold_at)
             elif self._mode == "detour":
+                a[:3] = self._dir
+            elif self._mode == "wrong_target":
+                a[:3] = np.clip((self._target - raw[:3]) * 10.0, -1.0, 1.0)
+            elif self._mode == "push_away":
                 a[:3] = self._dir
             elif self._fail_mode == "stop":
                 a[:3] = _hold_action(env, self._hold_at)
@@ -147,7 +181,7 @@ class _Controller:
                 a[2], a[3] = 1.0, -1.0
             self._left -= 1
             if self._left <= 0:
-                self.done = self._mode == "fail"
+                self.done = self._mode in ("fail", "wrong_target", "push_away")
                 self._mode, self._hold_at = None, None
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 

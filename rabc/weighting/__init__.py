@@ -28,6 +28,7 @@ from rabc.weighting.schemes import (
     Uniform,
     WeightingScheme,
 )
+from rabc.weighting.separation import format_separation, segment_labels, separation_report
 from rabc.weighting.table import WeightTable, compute_weights, resolve_fps, write_weights
 
 __all__ = [
@@ -46,6 +47,9 @@ __all__ = [
     "WeightingScheme",
     "compute_weights",
     "effective_sample_size",
+    "format_separation",
+    "segment_labels",
+    "separation_report",
     "format_diagnostics",
     "horizon_frames",
     "plot_weight_histogram",

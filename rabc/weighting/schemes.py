@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rabc.progress import ProgressTable
+from rabc.weighting.diagnostics import effective_sample_size
 from rabc.weighting.core import (
     NAN_POLICIES,
     Segments,
@@ -38,6 +39,7 @@ class EpisodeInfo:
 
     episode_index: np.ndarray
     success: np.ndarray | None = None  # bool
+    quality: np.ndarray | None = None  # str: the demo class (clean, noise, fail, ...) where the dataset has one
 
     def __post_init__(self) -> None:
         self.episode_index = np.asarray(self.episode_index, dtype=np.int64)
@@ -45,27 +47,31 @@ class EpisodeInfo:
             self.success = np.asarray(self.success, dtype=bool)
             if len(self.success) != len(self.episode_index):
                 raise ValueError(f"{len(self.success)} success labels for {len(self.episode_index)} episodes")
+        if self.quality is not None:
+            self.quality = np.asarray(self.quality).astype(str)
+            if len(self.quality) != len(self.episode_index):
+                raise ValueError(f"{len(self.quality)} quality labels for {len(self.episode_index)} episodes")
 
     def success_for(self, episodes: np.ndarray) -> np.ndarray:
         """Success label of each episode in ``episodes`` (E',); raises ValueError for an unknown episode."""
         if self.success is None:
-            raise ValueError("episode info carries no success labels")
+            raise ValueError("the dataset has no 'success' column: this scheme needs per-episode success labels")
+        return self._lookup(self.success, episodes, "success")
+
+    def clean_for(self, episodes: np.ndarray) -> np.ndarray:
+        """Whether each episode in ``episodes`` is a clean demo (E',) bool."""
+        if self.quality is None:
+            raise ValueError("the dataset has no 'quality' column: clean-only BC needs per-episode demo classes")
+        return self._lookup(self.quality, episodes, "quality") == "clean"
+
+    def _lookup(self, values: np.ndarray, episodes: np.ndarray, what: str) -> np.ndarray:
         order = np.argsort(self.episode_index)
         keys = self.episode_index[order]
         pos = np.minimum(np.searchsorted(keys, episodes), len(keys) - 1)
         found = keys[pos] == episodes
         if not found.all():
-            raise ValueError(f"no success label for episode(s) {episodes[~found][:5].tolist()}")
-        return self.success[order][pos]
-
-
-def check_progress_args(nan_policy: str, horizon_s: float | None, temperature: float | str) -> None:
-    """Validate the arguments every progress-increment scheme shares (ValueError naming the bad one)."""
-    if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-    if horizon_s is not None and (not np.isfinite(horizon_s) or horizon_s <= 0):
-        raise ValueError(f"horizon_s must be a positive number of seconds or null, got {horizon_s}")
-    check_temperature(temperature)
+            raise ValueError(f"no {what} label for episode(s) {episodes[~found][:5].tolist()}")
+        return values[order][pos]
 
 
 class WeightingScheme:
@@ -119,7 +125,10 @@ class AdvantageScheme(WeightingScheme):
     Args:
         horizon_s: H in seconds (converted with the dataset fps, at least one frame); ``None`` = one frame, the
             paper's s_t − s_{t−1}.
-        temperature: T, a positive float or ``"std"`` / ``"std/k"`` (std of d over the dataset, divided by k).
+        temperature: T, a positive float or ``"std"`` / ``"std/k"`` (std of d over the dataset, divided by k), or
+            ``"auto"``: the T whose weights have the Kish effective sample size fraction ``target_ess`` (bisection
+            on log T; the sharpest reachable T, with a warning, when the target is below what any T gives).
+        target_ess: ESS fraction (Σw)²/(N·Σw²) that ``temperature="auto"`` aims at.
         direction: ``"backward"`` (paper) or ``"forward"``.
         center: subtract the dataset mean of d.
         rescale_partial: scale increments clamped at the episode boundary (span k < H frames) by H / k, so the
@@ -134,11 +143,34 @@ class AdvantageScheme(WeightingScheme):
     center: bool = True
     rescale_partial: bool = False
     nan_policy: str = "error"
+    target_ess: float = 0.6
 
     def __post_init__(self) -> None:
-        check_progress_args(self.nan_policy, self.horizon_s, self.temperature)
+        if not 0 < self.target_ess <= 1:
+            raise ValueError(f"target_ess must be in (0, 1], got {self.target_ess}")
         if self.direction not in ("backward", "forward"):
             raise ValueError(f"direction must be 'backward' or 'forward', got {self.direction!r}")
+        check_progress_args(self.nan_policy, self.horizon_s, self.temperature, allow_auto=True)
+
+    def auto_temperature(self, centred: np.ndarray, std: float) -> float:
+        """T in [std/1000, 1000·std] whose weights reach ESS fraction ``target_ess`` (bisection on log T)."""
+        if centred.size == 0 or std <= 0:
+            return 1.0
+
+        def ess(t: float) -> float:
+            w = self.weights_from_advantage(centred / t, np.ones(centred.size, bool))
+            return effective_sample_size(w) / w.size if w.sum() > 0 else 0.0
+
+        lo, hi = np.log(std / 1000), np.log(std * 1000)  # ESS fraction grows with T (flatter weights)
+        if ess(np.exp(lo)) >= self.target_ess:
+            return float(np.exp(lo))
+        if ess(np.exp(hi)) < self.target_ess:
+            log.warning("ESS fraction %.2f is out of reach: temperature %.3g", self.target_ess, np.exp(hi))
+            return float(np.exp(hi))
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if ess(np.exp(mid)) < self.target_ess else (lo, mid)
+        return float(np.exp(hi))
 
     def advantage(
         self, progress: ProgressTable, fps: float, seg: Segments
@@ -150,8 +182,12 @@ class AdvantageScheme(WeightingScheme):
         dv = d[ok]
         mean = float(dv.mean()) if dv.size else 0.0
         std = float(dv.std()) if dv.size else 0.0
-        temp = resolve_temperature(self.temperature, std)
-        adv = ((d - mean) if self.center else d) / temp
+        centred = (d - mean) if self.center else d
+        if self.temperature == "auto":
+            temp = self.auto_temperature(centred[ok], std)
+        else:
+            temp = resolve_temperature(self.temperature, std)
+        adv = centred / temp
         info = {
             "horizon_s": h / float(fps),
             "horizon_frames": h,
@@ -307,7 +343,8 @@ class Episode(WeightingScheme):
     """One weight per episode, broadcast to its frames.
 
     ``source="success"``: w = 1 for successful episodes, ``failure_weight`` otherwise (labels from
-    ``EpisodeInfo``); advantage = success − success rate.
+    ``EpisodeInfo``); advantage = success − success rate. ``source="clean"``: the same with the oracle quality
+    filter (w = 1 for clean demos only): the clean-only upper bound of Table 4.
     ``source="final_progress"``: A_e = (f_e − mean_e f) / T with f_e the episode's last progress value,
     w = min(exp(A_e), max_weight).
     """
@@ -321,8 +358,8 @@ class Episode(WeightingScheme):
     nan_policy: str = "error"
 
     def __post_init__(self) -> None:
-        if self.source not in ("success", "final_progress"):
-            raise ValueError(f"source must be 'success' or 'final_progress', got {self.source!r}")
+        if self.source not in ("success", "clean", "final_progress"):
+            raise ValueError(f"source must be 'success', 'clean' or 'final_progress', got {self.source!r}")
         check_progress_args(self.nan_policy, None, self.temperature)
         if self.failure_weight < 0:
             raise ValueError(f"failure_weight must be non-negative, got {self.failure_weight}")
@@ -331,12 +368,13 @@ class Episode(WeightingScheme):
         self, progress: ProgressTable, fps: float, seg: Segments, episode_info: EpisodeInfo | None
     ) -> WeightResult:
         info: dict[str, Any] = {"fps": float(fps), "source": self.source}
-        if self.source == "success":
-            if episode_info is None or episode_info.success is None:
-                raise ValueError(
-                    "the 'episode' scheme with source='success' needs per-episode success labels"
-                )
-            succ = episode_info.success_for(seg.episode).astype(np.float64)  # (E,)
+        if self.source in ("success", "clean"):
+            if episode_info is None:
+                raise ValueError(f"the 'episode' scheme with source={self.source!r} needs per-episode labels")
+            good = episode_info.success_for if self.source == "success" else episode_info.clean_for
+            succ = good(seg.episode).astype(np.float64)  # (E,) 1 = kept
+            if succ.sum() == 0:
+                raise ValueError(f"source={self.source!r}: no episode qualifies, every weight would be 0")
             adv_e = succ - succ.mean()
             w_e = np.where(succ > 0, 1.0, self.failure_weight)
             info["success_rate"] = float(succ.mean())
