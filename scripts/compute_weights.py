@@ -28,7 +28,9 @@ from rabc.weighting import (
     WeightingScheme,
     compute_weights,
     format_diagnostics,
+    format_separation,
     plot_weight_histogram,
+    separation_report,
     weight_diagnostics,
     write_weights,
 )
@@ -117,6 +119,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         near_uniform_cv=near_uniform_cv,
         min_ess_fraction=cfg.min_ess_fraction,
     )
+    if cfg.dataset_root is not None:
+        from rabc.data.segments import frame_labels
+
+        labels_ = frame_labels(cfg.dataset_root)
+        if labels_ is not None:  # a dataset rabc generated: do the weights separate good frames from bad ones?
+            lab_index, segments, classes = labels_
+            pos = np.searchsorted(result.index, lab_index)
+            diag["separation"] = separation_report(
+                result.weight[pos], segments, classes, max_weight=getattr(scheme, "max_weight", None)
+            )
     meta["diagnostics"] = diag
     meta["config"] = OmegaConf.to_container(cfg.weighting, resolve=True)
     write_weights(cfg.out, result, meta)
@@ -130,6 +142,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         h_s, h_f = meta["horizon_s"], meta["horizon_frames"]
         print(f"{scheme.name}: horizon {h_s:.4g} s = {h_f} frames at {meta['fps']:g} fps")
     print(format_diagnostics(diag))
+    if "separation" in diag:
+        print(format_separation(diag["separation"]))
     print(f"wrote {cfg.out}")
     return meta
 

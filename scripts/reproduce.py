@@ -105,7 +105,7 @@ class Sweep:
 
     def __init__(self, cfg: DictConfig, root: Path, out: Path, bar: tqdm):
         self.cfg, self.root, self.out, self.bar = cfg, root, out, bar
-        self.base = [*cfg.train_overrides, f"dataset.root={root}", f"preset={cfg.preset}"]
+        self.base = [*cfg.train_overrides, f"dataset.root={root}", f"preset={cfg.get('preset') or 'custom'}"]
 
     def run_dir(self, scheme: str, source: str, point: dict[str, Any], seed: int) -> Path:
         tag = f"{scheme}-{source}" + (f"-{point_tag(point)}" if point else "")
@@ -246,8 +246,8 @@ def run_table4(cfg: DictConfig) -> Path:
         out / "runs",
         out / "tables",
         notes=notes,
-        preset=str(cfg.preset),
-        expect={"preset": str(cfg.preset)},
+        preset=str(cfg.get("preset") or "custom"),
+        expect={"preset": str(cfg.get("preset") or "custom")},
         hparams=hparams,
     )
     print(result["headline"])

@@ -21,7 +21,9 @@ def frame_labels(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     side = read_sidecar(root)
     if side is None:
         return None
-    oracle = read_progress(root / "progress" / "oracle.parquet", expect_fingerprint=side.get("dataset_fingerprint"))
+    oracle = read_progress(
+        root / "progress" / "oracle.parquet", expect_fingerprint=side.get("dataset_fingerprint")
+    )
     order = np.argsort(oracle.index, kind="stable")
     ep, p = oracle.episode_index[order], oracle.progress[order]
     segments, classes = segment_labels(ep, p, side["episodes"])

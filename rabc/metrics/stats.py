@@ -30,7 +30,9 @@ def binomial_ci(
     """
     if trials <= 0 or not 0 <= successes <= trials:
         raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes}/{trials}")
-    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=confidence, method=method)
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(
+        confidence_level=confidence, method=method
+    )
     return successes / trials, float(ci.low), float(ci.high)
 
 
@@ -89,6 +91,8 @@ def bootstrap_ci(
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(boot, [alpha, 1 - alpha])  # NaN-free percentiles (scipy's keep failed resamples)
     return safe(*arrays), float(lo), float(hi)
+
+
 def bootstrap_aggregate_ci(
     per_dataset: dict[str, np.ndarray | Sequence[float]],
     *,
@@ -130,7 +134,9 @@ def hierarchical_bootstrap(outcomes: np.ndarray, *, n_boot: int = 10_000, seed: 
     """
     x = np.asarray(outcomes, dtype=np.float64)
     if x.ndim != 3 or min(x.shape) == 0:
-        raise ValueError(f"outcomes must be a non-empty (recipes, seeds, episodes) array, got shape {x.shape}")
+        raise ValueError(
+            f"outcomes must be a non-empty (recipes, seeds, episodes) array, got shape {x.shape}"
+        )
     if not np.isfinite(x).all():
         raise ValueError("outcomes contain NaN: every recipe needs every seed and episode (paired design)")
     _, s, e = x.shape
@@ -151,7 +157,7 @@ def _interval(samples: np.ndarray, confidence: float) -> list[float]:
 
 
 def verdict(ci: Sequence[float] | None, n_seeds: int) -> str:
-    """"better" / "worse" only when the paired Δ interval excludes 0; "n/a (1 seed)" without a seed interval."""
+    """ "better" / "worse" only when the paired Δ interval excludes 0; "n/a (1 seed)" without a seed interval."""
     if n_seeds < 2 or ci is None:
         return "n/a (1 seed)"
     lo, hi = ci
@@ -231,7 +237,9 @@ def compare_to_baseline(
             if up is not None and headroom["has_headroom"]:
                 g = boot[:, up] - boot[:, baseline]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    rec_ci = _interval(np.where(g > 0, (boot[:, i] - boot[:, baseline]) / g, np.nan), confidence)
+                    rec_ci = _interval(
+                        np.where(g > 0, (boot[:, i] - boot[:, baseline]) / g, np.nan), confidence
+                    )
         rows.append(
             Comparison(
                 success=float(mean[i]),

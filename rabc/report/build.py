@@ -70,7 +70,9 @@ def check_provenance(df: pd.DataFrame, expect: dict[str, Any] | None) -> dict[st
     for field in ("dataset_fingerprint", "preset"):
         values = df[field].dropna().unique().tolist()
         if len(values) > 1:
-            raise ValueError(f"results mix several values of {field}: {values} — tabulate one experiment at a time")
+            raise ValueError(
+                f"results mix several values of {field}: {values} — tabulate one experiment at a time"
+            )
         found[field] = values[0] if values else None
         want = (expect or {}).get(field)
         if want is not None and found[field] is not None and found[field] != want:
@@ -131,7 +133,8 @@ def make_report(
         "notes": list(notes),
         "eval_files": [str(f) for f in files],
         "diagnostics": {
-            k: {c: v if isinstance(v, str) else float(v) for c, v in row.items()} for k, row in diag.iterrows()
+            k: {c: v if isinstance(v, str) else float(v) for c, v in row.items()}
+            for k, row in diag.iterrows()
         },
     }
     assert all(k in result for k in TABLE4_KEYS)
@@ -148,8 +151,10 @@ def make_report(
         "interval excludes 0.\n"
     )
     md += ["## Headline (training tasks, test seeds)\n", rows_markdown(main)]
-    md += ["## Per task (all seeds' episodes pooled; Wilson 95 % interval of the binomial part only)\n",
-           to_markdown(test)]
+    md += [
+        "## Per task (all seeds' episodes pooled; Wilson 95 % interval of the binomial part only)\n",
+        to_markdown(test),
+    ]
     if zero_shot is not None:
         md += [
             "## Held-out tasks — zero-shot (never in the training data)\n",

@@ -74,8 +74,11 @@ def paired_outcomes(sel: pd.DataFrame) -> tuple[list[str], list[int], list[str],
     dropped_seeds = set(sel["train_seed"]) - set(seeds)
     dropped_tasks = set(sel["task"]) - set(tasks)
     if dropped_seeds or dropped_tasks:
-        log.warning("not every recipe has seeds %s / tasks %s: left out of the paired comparison",
-                    sorted(dropped_seeds), sorted(dropped_tasks))
+        log.warning(
+            "not every recipe has seeds %s / tasks %s: left out of the paired comparison",
+            sorted(dropped_seeds),
+            sorted(dropped_tasks),
+        )
     if not seeds or not tasks:
         raise ValueError("no training seed and task is shared by every recipe: nothing to pair")
     x = []
@@ -178,19 +181,26 @@ def rows_markdown(result: Mapping[str, Any]) -> str:
     h = result["headroom"]
     lines = []
     if h["value"] is not None and not h["has_headroom"]:
-        lines.append(f"**{NO_HEADROOM}** (headroom {h['value']:+.2f}, 95% CI {_fmt_ci(h['ci'], True)}): "
-                     "the verdicts below are not a ranking.\n")
+        lines.append(
+            f"**{NO_HEADROOM}** (headroom {h['value']:+.2f}, 95% CI {_fmt_ci(h['ci'], True)}): "
+            "the verdicts below are not a ranking.\n"
+        )
     elif h["value"] is not None:
-        lines.append(f"Headroom: {h['upper_row']} − uniform = {h['value']:+.2f}, 95% CI "
-                     f"{_fmt_ci(h['ci'], True)}.\n")
+        lines.append(
+            f"Headroom: {h['upper_row']} − uniform = {h['value']:+.2f}, 95% CI {_fmt_ci(h['ci'], True)}.\n"
+        )
     lines += [
         "| scheme | progress | success [95% CI] | Δ vs uniform [95% CI] | headroom recovered [95% CI] | verdict |",
         "|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         rec = "–" if r["headroom_recovered"] is None else f"{100 * r['headroom_recovered']:.0f}%"
-        rec_ci = "" if r["headroom_recovered_ci"] is None else (
-            f" [{100 * r['headroom_recovered_ci'][0]:.0f}%, {100 * r['headroom_recovered_ci'][1]:.0f}%]"
+        rec_ci = (
+            ""
+            if r["headroom_recovered_ci"] is None
+            else (
+                f" [{100 * r['headroom_recovered_ci'][0]:.0f}%, {100 * r['headroom_recovered_ci'][1]:.0f}%]"
+            )
         )
         lines.append(
             f"| {r['scheme']} | {r['progress']} | {r['success']:.2f} {_fmt_ci(r['ci'])} | "
@@ -212,8 +222,16 @@ def plot_rows(result: Mapping[str, Any], path: str | Path, title: str) -> None:
     labels = [f"{r['scheme']}\n({r['progress']})" for r in rows]
     mean = np.array([r["success"] for r in rows])
     ci = np.array([r["ci"] if r["ci"] is not None else [m, m] for r, m in zip(rows, mean)])
-    colors = ["tab:gray" if r["scheme"] == UNIFORM else "tab:green" if r["scheme"] in UPPER_SCHEMES
-              else "tab:blue" if r["progress"] == "oracle" else "tab:orange" for r in rows]
+    colors = [
+        "tab:gray"
+        if r["scheme"] == UNIFORM
+        else "tab:green"
+        if r["scheme"] in UPPER_SCHEMES
+        else "tab:blue"
+        if r["progress"] == "oracle"
+        else "tab:orange"
+        for r in rows
+    ]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 1), 4.5))
     err = np.vstack([mean - ci[:, 0], ci[:, 1] - mean]).clip(min=0)  # (2, R)
     ax.bar(np.arange(len(rows)), mean, yerr=err, capsize=4, color=colors)

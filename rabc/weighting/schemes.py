@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rabc.progress import ProgressTable
-from rabc.weighting.diagnostics import effective_sample_size
 from rabc.weighting.core import (
     NAN_POLICIES,
     Segments,
@@ -29,6 +28,7 @@ from rabc.weighting.core import (
     resolve_temperature,
     segments,
 )
+from rabc.weighting.diagnostics import effective_sample_size
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ class Episode(WeightingScheme):
         info: dict[str, Any] = {"fps": float(fps), "source": self.source}
         if self.source in ("success", "clean"):
             if episode_info is None:
-                raise ValueError(f"the 'episode' scheme with source={self.source!r} needs per-episode labels")
+                raise ValueError(f"the 'episode' scheme with source={self.source!r} needs per-episode {self.source} labels")
             good = episode_info.success_for if self.source == "success" else episode_info.clean_for
             succ = good(seg.episode).astype(np.float64)  # (E,) 1 = kept
             if succ.sum() == 0:

@@ -83,7 +83,9 @@ def segment_labels(
             iv["detour"].append((r0 + t0, r0 + t0 + k))
             p = progress[r0 : r0 + length]
             back = np.flatnonzero(p[t0 + k :] >= p[t0])
-            iv["recovery"].append((r0 + t0 + k, r0 + t0 + k + (int(back[0]) if back.size else length - t0 - k)))
+            iv["recovery"].append(
+                (r0 + t0 + k, r0 + t0 + k + (int(back[0]) if back.size else length - t0 - k))
+            )
         if "spoiled" in ev:
             iv["spoiled"].append((r0 + int(ev["spoiled"][0]), r0 + length))
         elif "fail_at" in ev:
@@ -100,7 +102,10 @@ def segment_labels(
 
 
 def separation_report(
-    weight: np.ndarray, segments: np.ndarray, classes: np.ndarray | None = None, max_weight: float | None = None
+    weight: np.ndarray,
+    segments: np.ndarray,
+    classes: np.ndarray | None = None,
+    max_weight: float | None = None,
 ) -> dict[str, Any]:
     """How well ``weight`` (N,) separates good frames from bad ones (see the module docstring).
 
@@ -113,7 +118,7 @@ def separation_report(
     if w.shape != segments.shape:
         raise ValueError(f"{w.shape} weights for {segments.shape} frame labels")
     mean = w.mean()
-    rel = (lambda m: float(w[m].mean() / mean) if m.any() and mean > 0 else float("nan"))  # noqa: E731
+    rel = lambda m: float(w[m].mean() / mean) if m.any() and mean > 0 else float("nan")  # noqa: E731
     good, bad = segments == "good", np.isin(segments, BAD)
     y = np.r_[np.ones(good.sum()), np.zeros(bad.sum())]
     auc = float(roc_auc_score(y, np.r_[w[good], w[bad]])) if good.any() and bad.any() else float("nan")

@@ -109,7 +109,11 @@ def test_compare_to_baseline_headroom_and_recovered_fraction():
     assert rows[1].recovered == pytest.approx((scheme.mean() - uniform.mean()) / head["value"])
     assert rows[1].recovered_ci[0] < rows[1].recovered < rows[1].recovered_ci[1]
     # an identical copy of the baseline: Δ exactly 0 in every paired resample
-    assert rows[3].delta == 0 and rows[3].delta_ci == [0.0, 0.0] and rows[3].verdict == "no detectable difference"
+    assert (
+        rows[3].delta == 0
+        and rows[3].delta_ci == [0.0, 0.0]
+        and rows[3].verdict == "no detectable difference"
+    )
     assert all(0 <= r.ci[0] <= r.success <= r.ci[1] <= 1 for r in rows)
     # one seed: no interval, no verdict
     rows1, head1 = compare_to_baseline(np.stack([uniform, scheme, upper])[:, :1], 0, [2])

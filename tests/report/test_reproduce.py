@@ -91,13 +91,18 @@ def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_p
     for p in runs.rglob("eval_test.json"):
         rep = json.loads(p.read_text())
         assert rep["seeds"][0] >= 20_000_000 and set(rep["heldout_tasks"]) == {"drawer-close-v3"}
-    md = (tables / "table4.md").read_text()
+    md = (tables / "table4_smoke.md").read_text()
     for col in ("| uniform |", "top_awr_tempered / oracle", "top_awr_tempered / learned:tiny_scorer"):
         assert (
             col
             in md.splitlines()[next(i for i, line in enumerate(md.splitlines()) if line.startswith("| task"))]
         )
-    assert "Δ mean learned − oracle" in md and (tables / "table4.png").is_file()
+    res = json.loads((tables / "table4_smoke.json").read_text())
+    assert res["preset"] == "smoke" and res["n_seeds"] == 1 and (tables / "table4_smoke.png").is_file()
+    assert {r["verdict"] for r in res["rows"]} == {"baseline", "n/a (1 seed)"}
+    assert res["test_seeds"] and not set(res["test_seeds"]) & set(res["val_seeds"])
+    chosen = sel["top_awr_tempered/oracle"]["chosen"]
+    assert next(r for r in res["rows"] if r["column"] == "top_awr_tempered / oracle")["hparams"] == chosen
 
     # resumable: nothing is retrained or re-evaluated
     stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("eval_*.json")}
@@ -113,21 +118,23 @@ def test_smoke_size_end_to_end(tmp_path):
     mod = load_script()
     out = tmp_path / "smoke"
     tables = mod.main(["table=4", "size=smoke", f"out={out}", f"dataset.root={tmp_path / 'ds'}"])
-    res = json.loads((tables / "table4.json").read_text())
+    res = json.loads((tables / "table4_smoke.json").read_text())
     header = next(
-        line for line in (tables / "table4.md").read_text().splitlines() if line.startswith("| task")
+        line for line in (tables / "table4_smoke.md").read_text().splitlines() if line.startswith("| task")
     )
     assert header == (
         "| task | uniform | top_awr / oracle | top_awr_tempered / oracle | sarm / oracle | filtered / oracle |"
     )
-    for col in res["test"].values():
+    for col in res["per_task"]["test"].values():
         assert set(col) == {"push-v3", "drawer-open-v3", "mean"} and col["mean"]["n_seeds"] == 2
+    assert res["n_seeds"] == 2 and all(r["ci"] is not None for r in res["rows"])
 
 
 @pytest.mark.parametrize("size", sorted(p.stem for p in (REPO / "configs" / "reproduce").glob("*.yaml")))
 def test_every_size_composes_and_builds_its_schemes(size, tmp_path):
     """Each size's runs compose with configs/train.yaml and build their weighting schemes (no training)."""
     from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
     from omegaconf import open_dict
 
     from rabc.lit.config import register
@@ -139,12 +146,17 @@ def test_every_size_composes_and_builds_its_schemes(size, tmp_path):
         assert len(cfg.seeds) >= (3 if size in ("medium", "full") else 1)
         sources = {"oracle": tmp_path / "oracle.parquet", "learned": tmp_path / "learned.parquet"}
         recipes = mod.make_recipes(cfg, sources)
-        pairs = [r[:2] for r in recipes]  # uniform once, every other scheme with both progress sources
-        others = [x for x in cfg.schemes if x != "uniform"]
-        assert pairs == [("uniform", "none")] + [(x, src) for x in others for src in ("oracle", "learned")]
-        mod.Sweep(cfg, tmp_path, tmp_path, bar=None).check(recipes)
+        pairs = [r[:2] for r in recipes]  # progress-free rows once, every other scheme with both sources
+        free = [x for x in cfg.schemes if x in mod.PROGRESS_FREE]
+        others = [x for x in cfg.schemes if x not in mod.PROGRESS_FREE]
+        assert pairs == [(x, "none") for x in free] + [(x, src) for x in others for src in ("oracle", "learned")]
+        for scheme, _, _, points in recipes:  # every grid point composes and builds its scheme
+            for point in points:
+                instantiate(compose("train", overrides=mod.Sweep(cfg, tmp_path, tmp_path, None).overrides(
+                    scheme, tmp_path / "p.parquet", point, 0)).weighting)
         bad = compose(f"reproduce/{size}")
         with open_dict(bad):
             bad.grid = {"top_awr_tempered": {"temperatur": [1.0]}}
         with pytest.raises(Exception, match="temperatur"):
-            mod.Sweep(bad, tmp_path, tmp_path, bar=None).check(mod.make_recipes(bad, sources))
+            compose("train", overrides=mod.Sweep(bad, tmp_path, tmp_path, None).overrides(
+                "top_awr_tempered", tmp_path / "p.parquet", {"temperatur": 1.0}, 0))

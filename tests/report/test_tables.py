@@ -7,10 +7,18 @@ import sys
 import pytest
 
 from rabc.io import RabcFileError
-from rabc.report import build_table, comparisons, load_results, make_report, to_markdown
+from rabc.report import NO_HEADROOM, build_table, load_results, make_report, table4_rows, to_markdown
 
-T975_DF2 = 4.302652729911275  # Student t quantile 0.975 with 2 degrees of freedom
-SQRT3 = 3**0.5
+
+def _task_result(k, n=10):
+    """k successes of n on env seeds 1000..1000+n-1: the first k episodes succeed."""
+    return {
+        "episodes": n,
+        "successes": k,
+        "rate": k / n,
+        "env_seeds": list(range(1000, 1000 + n)),
+        "outcomes": [1] * k + [0] * (n - k),
+    }
 
 
 def write_run(
@@ -32,11 +40,17 @@ def write_run(
     weighting = {"_target_": "x", "name": scheme, **(params or {})}
     (d / "run.json").write_text(
         json.dumps(
-            {"seed": seed, "dataset_root": "ds", "progress": progress, "config": {"weighting": weighting}}
+            {
+                "seed": seed,
+                "dataset_root": "ds",
+                "dataset_fingerprint": "fp",
+                "progress": progress,
+                "config": {"weighting": weighting, "preset": "unit"},
+            }
         )
     )
-    res = {t: {"episodes": 10, "successes": k, "rate": k / 10} for t, k in tasks.items()}
-    held = {t: {"episodes": 10, "successes": k, "rate": k / 10} for t, k in (heldout or {}).items()}
+    res = {t: _task_result(k) for t, k in tasks.items()}
+    held = {t: _task_result(k) for t, k in (heldout or {}).items()}
     (d / f"eval_{split}.json").write_text(
         json.dumps(
             {
@@ -59,23 +73,26 @@ def runs(tmp_path):
     r = tmp_path / "runs"
     # uniform: task a 2,4,6 /10; task b 0,2,4 /10 over seeds 0,1,2; held-out task h 1,1,1 /10
     for s, (a, b) in enumerate([(2, 0), (4, 2), (6, 4)]):
-        write_run(
-            r,
-            "uniform",
-            "uniform",
-            s,
-            {"a": a, "b": b},
-            heldout={"h": 1},
-            diag={
-                "ess_fraction": 1.0,
-                "zero_fraction": 0.0,
-                "cv": 0.0,
-                "mean": 1.0,
-                "by_quality": {"clean": {"mean_weight": 1.0}, "fail": {"mean_weight": 1.0}},
-            },
-        )
+        diag = {
+            "ess_fraction": 1.0,
+            "zero_fraction": 0.0,
+            "cv": 0.0,
+            "mean": 1.0,
+            "by_quality": {"clean": {"mean_weight": 1.0}, "fail": {"mean_weight": 1.0}},
+        }
+        write_run(r, "uniform", "uniform", s, {"a": a, "b": b}, heldout={"h": 1}, diag=diag)
+    # success-only BC (the upper row): a 9,9,10; b 8,9,9
+    for s, (a, b) in enumerate([(9, 8), (9, 9), (10, 9)]):
+        write_run(r, "succ", "success_only", s, {"a": a, "b": b}, heldout={"h": 1})
     # tempered, oracle: a 5,5,5; b 6,8,10
     for s, (a, b) in enumerate([(5, 6), (5, 8), (5, 10)]):
+        diag = {
+            "ess_fraction": 0.5,
+            "zero_fraction": 0.1,
+            "cv": 1.0,
+            "mean": 2.0,
+            "by_quality": {"clean": {"mean_weight": 3.0}, "fail": {"mean_weight": 1.0}},
+        }
         write_run(
             r,
             "temp_oracle",
@@ -84,27 +101,20 @@ def runs(tmp_path):
             {"a": a, "b": b},
             heldout={"h": 3},
             params={"temperature": "std/3"},
-            diag={
-                "ess_fraction": 0.5,
-                "zero_fraction": 0.1,
-                "cv": 1.0,
-                "mean": 2.0,
-                "by_quality": {"clean": {"mean_weight": 3.0}, "fail": {"mean_weight": 1.0}},
-            },
+            diag=diag,
         )
-    # tempered, learned progress: a 4,4,4; b 4,6,8
-    for s, (a, b) in enumerate([(4, 4), (4, 6), (4, 8)]):
+    # tempered, learned progress: a 2,4,6 (= uniform); b 0,2,4
+    for s, (a, b) in enumerate([(2, 0), (4, 2), (6, 4)]):
         write_run(
             r,
             "temp_learned",
             "top_awr_tempered",
             s,
             {"a": a, "b": b},
+            heldout={"h": 1},
             progress="scores/tiny.parquet",
             params={"temperature": "std/3"},
         )
-    # sarm: one seed only, a 3/10, b 5/10 -> Wilson intervals
-    write_run(r, "sarm", "sarm", 0, {"a": 3, "b": 5})
     # validation runs of a grid (must not enter the test table)
     write_run(r, "grid1", "top_awr_tempered", 0, {"a": 9, "b": 9}, split="val", params={"temperature": "std"})
     write_run(
@@ -113,53 +123,62 @@ def runs(tmp_path):
     return r
 
 
-def test_cells_layout_and_hand_numbers(runs):
+def test_cells_are_binomial_intervals_inside_unit_interval(runs):
     df = load_results(sorted(runs.rglob("eval_*.json")))
     table = build_table(df, "test")
     assert list(table.columns) == [
         "uniform",
+        "success_only",
         "top_awr_tempered / oracle",
         "top_awr_tempered / learned:tiny",
-        "sarm / oracle",
     ]
     assert list(table.index) == ["a", "b", "mean"]
-    # uniform a: rates .2 .4 .6 -> mean .4, sd .2, half-width t * .2 / sqrt 3
-    c = table.at["a", "uniform"]
-    assert c["method"] == "t" and c["n_seeds"] == 3
-    assert c["mean"] == pytest.approx(0.4)
-    assert c["half_width"] == pytest.approx(T975_DF2 * 0.2 / SQRT3)
-    assert c["lo"] == 0.0 and c["hi"] == pytest.approx(0.4 + T975_DF2 * 0.2 / SQRT3)  # clipped to [0, 1]
-    # uniform mean row: per-seed task means .1 .3 .5 -> .3 ± t * .2 / sqrt 3
-    m = table.at["mean", "uniform"]
-    assert m["mean"] == pytest.approx(0.3) and m["half_width"] == pytest.approx(T975_DF2 * 0.2 / SQRT3)
-    # constant rates: zero seed spread
-    assert table.at["a", "top_awr_tempered / oracle"]["half_width"] == pytest.approx(0.0)
-    # one seed: Wilson 3/10 = [0.1078, 0.6032]
-    s = table.at["a", "sarm / oracle"]
-    assert s["method"] == "wilson" and s["mean"] == pytest.approx(0.3)
-    assert s["lo"] == pytest.approx(0.1078, abs=1e-4) and s["hi"] == pytest.approx(0.6032, abs=1e-4)
-    # sarm mean row, one seed: Wilson of the pooled 8/20
-    assert table.at["mean", "sarm / oracle"]["mean"] == pytest.approx(0.4)
+    c = table.at["a", "uniform"]  # 12 of 30 pooled: Wilson (0.4 + z²/60)/(1 + z²/30) ± ... = [0.2459, 0.5768]
+    assert c["method"] == "wilson" and c["n_seeds"] == 3 and c["mean"] == pytest.approx(0.4)
+    assert c["lo"] == pytest.approx(0.2459, abs=1e-4) and c["hi"] == pytest.approx(0.5768, abs=1e-4)
+    for col in table.columns:
+        for task in table.index:
+            cell = table.at[task, col]
+            assert 0.0 <= cell["lo"] <= cell["mean"] <= cell["hi"] <= 1.0
+    md = to_markdown(table).splitlines()
+    assert md[2].startswith("| a | 0.40 [0.25, 0.58] |")
 
-    comp = comparisons(df, "test")
-    # tempered oracle seed means .55 .65 .75 minus uniform .1 .3 .5 = .45 .35 .25 -> .35 ± t * .1 / sqrt 3
-    d = comp["top_awr_tempered / oracle"]["vs_uniform"]
-    assert d["mean"] == pytest.approx(0.35) and d["half_width"] == pytest.approx(T975_DF2 * 0.1 / SQRT3)
-    # learned seed means .4 .5 .6 minus oracle .55 .65 .75 = -.15 each
-    lo = comp["top_awr_tempered / learned:tiny"]["vs_oracle"]
-    assert lo["mean"] == pytest.approx(-0.15) and lo["half_width"] == pytest.approx(0.0, abs=1e-12)
-    # sarm shares only seed 0 with uniform: .4 - .1
-    assert comp["sarm / oracle"]["vs_uniform"]["mean"] == pytest.approx(0.3)
 
-    md = to_markdown(table, comp).splitlines()
-    assert md[0] == (
-        "| task | uniform | top_awr_tempered / oracle | top_awr_tempered / learned:tiny | sarm / oracle |"
-    )
-    assert md[2] == "| a | 0.40 ± 0.50 | 0.50 ± 0.00 | 0.40 ± 0.00 | 0.30 [0.11, 0.60] |"
-    assert md[4].startswith("| **mean** | 0.30 ± 0.50 | 0.65 ± 0.25 | 0.50 ± 0.25 | 0.40 [")
-    assert "+0.35 ± 0.25 (n=3)" in md[5] and "-0.15 ± 0.00 (n=3)" in md[6]
-    # verdict: tempered oracle .35 ± .25 excludes 0; learned - uniform = .3 .2 .1 -> .2 ± .25 does not
-    assert md[7] == "| _verdict vs uniform BC_ | – | better | no detectable difference | too few seeds |"
+def test_table4_rows_paired_headroom_and_verdicts(runs):
+    df = load_results(sorted(runs.rglob("eval_*.json")))
+    res = table4_rows(df[(df["split"] == "test") & ~df["heldout"]], n_boot=2000)
+    rows = {r["column"]: r for r in res["rows"]}
+    assert res["tasks"] == ["a", "b"] and res["seeds"] == [0, 1, 2] and res["episodes_per_task_seed"] == 10
+    # headroom: success-only .9 - uniform .3 = .6, its interval above 0
+    h = res["headroom"]
+    assert h["upper_row"] == "success_only" and h["value"] == pytest.approx(0.6) and h["ci"][0] > 0
+    t = rows["top_awr_tempered / oracle"]
+    assert t["delta_vs_uniform"] == pytest.approx(0.35) and t["verdict"] == "better"
+    assert t["headroom_recovered"] == pytest.approx(0.35 / 0.6)
+    # learned = uniform outcome for outcome: Δ is exactly 0 in every paired resample
+    lr = rows["top_awr_tempered / learned:tiny"]
+    assert lr["delta_ci"] == [0.0, 0.0] and lr["verdict"] == "no detectable difference"
+    assert set(lr) >= {
+        "scheme",
+        "progress",
+        "success",
+        "ci",
+        "delta_vs_uniform",
+        "delta_ci",
+        "headroom_recovered",
+        "headroom_recovered_ci",
+        "verdict",
+        "hparams",
+    }
+
+
+def test_table4_refuses_unpaired_results(runs):
+    df = load_results(sorted(runs.rglob("eval_*.json")))
+    sel = df[(df["split"] == "test") & ~df["heldout"]].copy()
+    i = sel.index[sel["column"] == "success_only"][0]
+    sel.at[i, "env_seeds"] = list(range(2000, 2010))
+    with pytest.raises(ValueError, match="not a paired design"):
+        table4_rows(sel)
 
 
 def test_heldout_and_validation_are_separate(runs):
@@ -176,28 +195,64 @@ def test_heldout_and_validation_are_separate(runs):
     ]
 
 
-def test_make_report_files(runs, tmp_path):
+def test_make_report_files_and_schema(runs, tmp_path):
     out = tmp_path / "tables"
-    res = make_report(runs, out, notes=["a note"])
-    md = (out / "table4.md").read_text()
+    res = make_report(runs, out, notes=["a note"], expect={"preset": "unit"})
+    md = (out / "table4_unit.md").read_text()
     for part in (
-        "## Training tasks (test seeds)",
-        "## Held-out tasks",
+        "## Headline",
+        "## Held-out tasks — zero-shot",
         "## Validation seeds",
         "> a note",
         "| task 4 | 7 | 10 |",
-        "| **mean** | 4.78 | 6.78 |",
         "Different setting",
     ):
         assert part in md
-    assert (out / "table4.png").read_bytes()[:4] == b"\x89PNG"
-    assert (out / "table4_heldout.png").stat().st_size > 0
-    # diagnostics: tempered clean frames weigh 3.0 / mean 2.0 = 1.5 relative
+    assert (out / "table4_unit.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((out / "table4_unit.json").read_text())
+    for key in (
+        "preset",
+        "tasks",
+        "n_seeds",
+        "test_episodes_per_task_seed",
+        "val_seeds",
+        "test_seeds",
+        "headroom",
+        "rows",
+    ):
+        assert key in saved
+    assert saved["preset"] == "unit" and saved["n_seeds"] == 3 and saved["test_episodes_per_task_seed"] == 10
+    assert saved["test_seeds"] == list(range(1000, 1010)) and set(saved["headroom"]) >= {
+        "upper_row",
+        "value",
+        "ci",
+    }
     assert res["diagnostics"]["top_awr_tempered / oracle"]["w/w̄ clean"] == pytest.approx(1.5)
-    assert res["diagnostics"]["uniform"]["ESS fraction"] == pytest.approx(1.0)
-    assert json.loads((out / "table4.json").read_text())["test"]["uniform"]["mean"]["mean"] == pytest.approx(
-        0.3
-    )
+    assert "top_awr_tempered (oracle progress) reaches 0.65" in saved["headline"]
+
+
+def test_no_headroom_header_and_one_seed(tmp_path):
+    r = tmp_path / "runs"
+    write_run(r, "uniform", "uniform", 0, {"a": 5})
+    write_run(r, "succ", "success_only", 0, {"a": 5})
+    write_run(r, "temp", "top_awr_tempered", 0, {"a": 9})
+    res = make_report(r, tmp_path / "t")
+    assert res["headroom"]["ci"] is None and not res["headroom"]["has_headroom"]
+    assert all(row["ci"] is None for row in res["rows"])
+    assert {row["verdict"] for row in res["rows"]} == {"baseline", "n/a (1 seed)"}
+    md = (tmp_path / "t" / "table4_unit.md").read_text()
+    assert NO_HEADROOM in md and "n/a (1 seed)" in md
+
+
+def test_refuses_results_of_another_preset_or_dataset(runs, tmp_path):
+    with pytest.raises(ValueError, match="preset is 'unit', expected 'decisive'"):
+        make_report(runs, tmp_path / "o", expect={"preset": "decisive"})
+    other = write_run(tmp_path / "x", "u", "uniform", 7, {"a": 1})
+    rj = json.loads((other / "run.json").read_text())
+    rj["dataset_fingerprint"] = "other"
+    (other / "run.json").write_text(json.dumps(rj))
+    with pytest.raises(ValueError, match="dataset_fingerprint"):
+        make_report([runs, other], tmp_path / "o2")
 
 
 def test_bad_inputs(runs, tmp_path):
@@ -224,4 +279,4 @@ def test_make_tables_cli_and_no_torch(runs, tmp_path):
         "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    assert "| **mean** | 0.30 ± 0.50 |" in (out / "table4.md").read_text()
+    assert "| a | 0.40 [0.25, 0.58] |" in (out / "table4_unit.md").read_text()

@@ -105,3 +105,36 @@ def test_detour_regresses_progress():
     start, n = ep.events["detour"]
     p = ep.progress
     assert p[start + n] < p[start] - 0.05  # moved away from the goal: progress went down
+
+
+@pytest.mark.parametrize("task", ["push-v3", "drawer-open-v3"])
+def test_wrong_target_and_push_away_end_unfinished_with_falling_progress(task):
+    """The two corruptions that teach a wrong motion end unsuccessful after the spoiled stretch, short of the goal;
+    pushing away never gains progress (a wrong target may drag a grasped handle part of the way: the oracle
+    says so honestly)."""
+    from rabc.sim.demos import CorruptionParams
+
+    with MetaWorldEnv(task, camera=None) as env:
+        for q in (Quality.WRONG_TARGET, Quality.PUSH_AWAY):
+            for seed in (1, 2):
+                ep = run_episode(env, seed, q, CorruptionParams(spoil_steps=40))
+                start, length = ep.events["spoiled"]
+                assert not ep.success and len(ep) == start + length
+                p = ep.progress
+                assert p[-1] < 0.9
+                if q == Quality.PUSH_AWAY:
+                    assert p[-1] <= p[start] + 0.02
+
+
+def test_long_give_up_holds_still_for_the_whole_tail():
+    from rabc.sim.demos import CorruptionParams
+
+    with MetaWorldEnv("push-v3", camera=None) as env:
+        ep = run_episode(env, 3, Quality.FAIL, CorruptionParams(fail_tail_steps=120, fail_modes=("stop",)))
+    t0 = ep.events["fail_at"]
+    assert ep.events["fail_mode"] == "stop" and not ep.success and len(ep) - t0 == 120
+    tail = ep.state[t0 + 10 :, :3]  # the hand stays where it gave up
+    assert np.abs(tail - tail[0]).max() < 0.02
+    assert np.ptp(ep.progress[t0 + 10 :]) < 0.02  # progress is flat: a plateau below 1
+    with pytest.raises(ValueError, match="fail_modes"):
+        run_episode(env, 3, Quality.FAIL, CorruptionParams(fail_modes=("sleep",)))
