@@ -74,6 +74,19 @@ class EpisodeInfo:
         return values[order][pos]
 
 
+def check_progress_args(
+    nan_policy: str, horizon_s: float | None, temperature: float | str, allow_auto: bool = False
+) -> None:
+    """Validate the arguments every progress-increment scheme shares (ValueError naming the bad one);
+    ``allow_auto``: the scheme accepts ``temperature="auto"``."""
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if horizon_s is not None and (not np.isfinite(horizon_s) or horizon_s <= 0):
+        raise ValueError(f"horizon_s must be a positive number of seconds or null, got {horizon_s}")
+    if not (allow_auto and temperature == "auto"):
+        check_temperature(temperature)
+
+
 class WeightingScheme:
     """Base class. Subclasses are dataclasses and implement :meth:`compute`."""
 
