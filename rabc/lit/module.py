@@ -13,9 +13,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
 
-from rabc.policies import EMA
+from rabc.policies import EMA, PolicyAdapter
 from rabc.types import SAMPLE_WEIGHT
 from rabc.weighting.reduce import weight_stats, weighted_mean
 
@@ -46,9 +45,12 @@ class WeightedBCModule(pl.LightningModule):
         histogram_every: log a weight histogram every this many steps (0 = never).
     """
 
+    skipped_steps: torch.Tensor  # buffers (registered in __init__)
+    batches_done: torch.Tensor
+
     def __init__(
         self,
-        policy: nn.Module,
+        policy: PolicyAdapter,
         optimizer: Callable[[Any], torch.optim.Optimizer],
         preprocessor: Callable[[dict], dict] | None = None,
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
@@ -89,7 +91,7 @@ class WeightedBCModule(pl.LightningModule):
         return x.detach()
 
     @property
-    def eval_policy(self) -> nn.Module:
+    def eval_policy(self) -> PolicyAdapter:
         """The weights used for validation and export: the EMA if enabled, else the trained policy."""
         return self.ema.averaged if self.ema is not None else self.policy
 
@@ -101,7 +103,8 @@ class WeightedBCModule(pl.LightningModule):
         bs = per_sample.shape[0]
         # Log only on the steps Lightning writes to the logger (its rule: (step + 1) % every == 0) and on the last
         # step (so the run's final metrics exist): each self.log call costs ~0.1 ms, a few % of a small CPU step.
-        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
+        # log_every_n_steps is set on the Trainer by Lightning's logger connector, not declared on the class
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 1  # type: ignore[attr-defined]
         last = self._trainer is not None and 0 < self.trainer.max_steps <= self.global_step + 1
         log_now = last or (self.global_step + 1) % max(1, every) == 0
         if log_now:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor
@@ -27,15 +29,15 @@ class ACTAdapter(PolicyAdapter):
     actions with ``key_padding_mask``, so padded action values change neither term.
     """
 
-    def _model_batch(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    def _model_batch(self, batch: dict[str, Tensor]) -> dict[str, Any]:
         # Mirrors ACTPolicy.forward: the model reads cameras as one list under "observation.images".
         image_keys = list(self.config.image_features)
         require_keys(batch, [OBS_STATE, ACTION, *image_keys], "ACTAdapter.compute_loss")
         if not image_keys:
             return batch
-        batch = dict(batch)  # shallow copy: do not add a key to the caller's batch
-        batch[OBS_IMAGES] = [batch[k] for k in image_keys]
-        return batch
+        out: dict[str, Any] = dict(batch)  # shallow copy: do not add a key to the caller's batch
+        out[OBS_IMAGES] = [batch[k] for k in image_keys]
+        return out
 
     def compute_loss_terms(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Per-sample terms, each (B,): ``loss``, ``l1``, ``kld`` (zeros when the VAE is off), ``n_valid``."""

@@ -14,12 +14,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from rabc.types import ACTION, ACTION_IS_PAD
+
+if TYPE_CHECKING:
+    from lerobot.policies.pretrained import PreTrainedPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,8 @@ class PolicyAdapter(nn.Module):
 
     Subclasses implement :meth:`compute_loss`. All batches are normalised (lerobot preprocessor output).
     """
+
+    policy: PreTrainedPolicy  # the wrapped lerobot policy (its submodules: ``model``, ``diffusion``, ...)
 
     def __init__(self, policy: nn.Module):
         super().__init__()

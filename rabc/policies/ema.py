@@ -11,16 +11,16 @@ driven by ``n_averaged``; the update itself is ``torch._foreach_lerp_``, as ``ge
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import PARAM_LIST, AveragedModel
 
 logger = logging.getLogger(__name__)
 
 
-class EMA:
+class EMA[M: nn.Module]:
     """EMA copy of ``model``: call :meth:`update` after every optimiser step, evaluate ``ema.averaged``.
 
     ``ema.averaged`` is the averaged copy of the module passed in (an adapter stays an adapter, with
@@ -32,7 +32,7 @@ class EMA:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: M,
         power: float = 0.75,
         inv_gamma: float = 1.0,
         min_decay: float = 0.0,
@@ -53,9 +53,9 @@ class EMA:
         self.model.eval().requires_grad_(False)
 
     @property
-    def averaged(self) -> nn.Module:
+    def averaged(self) -> M:
         """The averaged copy of the model (same class as the model passed in)."""
-        return self.model.module
+        return cast(M, self.model.module)  # AveragedModel's deep copy of the model
 
     @property
     def optimization_step(self) -> int:
@@ -70,9 +70,7 @@ class EMA:
         value = 1.0 - (1.0 + step / self.inv_gamma) ** -self.power
         return max(self.min_decay, min(value, self.max_decay))
 
-    def _average(
-        self, ema_params: list[torch.Tensor], params: list[torch.Tensor], n_averaged: torch.Tensor | int
-    ) -> None:
+    def _average(self, ema_params: PARAM_LIST, params: PARAM_LIST, n_averaged: torch.Tensor | int) -> None:
         # AveragedModel calls this from the second update on (the first copies), with the updates done so far
         torch._foreach_lerp_(ema_params, params, 1.0 - self.decay(int(n_averaged)))
 

@@ -88,7 +88,8 @@ def _config_kwargs(name: str, chunk_size: int | None, n_action_steps: int | None
     # lerobot leaves FeatureType.ENV out of its normalization maps (so the env state would go in raw): normalise
     # it like the robot state unless the caller gave a mapping.
     if "normalization_mapping" in fields and "normalization_mapping" not in kw:
-        mapping = dict(fields["normalization_mapping"].default_factory())
+        default = fields["normalization_mapping"].default_factory
+        mapping = dict(default()) if callable(default) else {}
         mapping.setdefault("ENV", mapping.get("STATE", NormalizationMode.MEAN_STD))
         kw["normalization_mapping"] = mapping
 
