@@ -84,7 +84,8 @@ class MetaWorldEnv:
         env.seeded_rand_vec = True
         self._env = env
         self._mujoco = mujoco
-        self._expert = ENV_POLICY_MAP[task]()
+        # ENV_POLICY_MAP's values are concrete policies; mypy infers the map's value type as their abstract base
+        self._expert = ENV_POLICY_MAP[task]()  # type: ignore[abstract]
         self._renderer = None
         if camera is not None:
             env.model.vis.quality.offsamples = 0  # no multisampling: read when the renderer is made
@@ -148,13 +149,11 @@ class MetaWorldEnv:
 
     def expert_action(self, raw_obs: np.ndarray | None = None) -> np.ndarray:
         """Scripted expert action (metaworld.policies) for the raw observation (default: the current one)."""
-        raw = self.raw_obs if raw_obs is None else raw_obs
-        return np.asarray(self._expert.get_action(raw), dtype=np.float32)
+        return np.asarray(self._expert.get_action(self._raw(raw_obs)), dtype=np.float32)
 
     def evaluate(self, raw_obs: np.ndarray | None = None) -> dict[str, Any]:
         """The env's own reward terms for the current state (``obj_to_target``, ``success``, ...)."""
-        raw = self.raw_obs if raw_obs is None else raw_obs
-        _, info = self._env.evaluate_state(raw, np.zeros(ACTION_DIM, dtype=np.float32))
+        _, info = self._env.evaluate_state(self._raw(raw_obs), np.zeros(ACTION_DIM, dtype=np.float32))
         return info
 
     def render(self) -> np.ndarray:
@@ -180,9 +179,17 @@ class MetaWorldEnv:
         self.close()
 
     # ------------------------------------------------------------------ helpers
+    def _raw(self, raw_obs: np.ndarray | None) -> np.ndarray:
+        """``raw_obs``, or the current raw observation (an error before the first reset)."""
+        if raw_obs is not None:
+            return raw_obs
+        if self.raw_obs is None:
+            raise RuntimeError(f"{self.task}: no observation yet; call reset() first")
+        return self.raw_obs
+
     def _observe(self, raw: np.ndarray) -> dict[str, np.ndarray]:
         obs = split_raw_obs(raw)
-        if self._renderer is not None:
+        if self._renderer is not None and self.camera is not None:
             obs[image_key(self.camera)] = self.render()
         return obs
 

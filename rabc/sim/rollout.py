@@ -83,7 +83,7 @@ def rollout_task(
                 batch = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
                 actions = np.asarray(act(batch), dtype=np.float32).reshape(len(chunk), -1)
                 for i, env in enumerate(active):
-                    if start + i < record_videos and not done[i] and camera is not None:
+                    if start + i < record_videos and not done[i] and env.image_key is not None:
                         frames[i].append(obs[i][env.image_key])
                     result = env.step(actions[i])
                     obs[i] = result.obs
