@@ -94,7 +94,9 @@ class GenerateConfig:
 
     @property
     def corruption_params(self) -> CorruptionParams:
-        over = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in dict(self.corruption).items()}
+        over: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list | tuple) else v for k, v in dict(self.corruption).items()
+        }
         try:
             return CorruptionParams(**over)
         except TypeError as e:
@@ -158,7 +160,9 @@ def generate_dataset(cfg: GenerateConfig, show_progress: bool = True) -> dict[st
     # metaworld's scripted policies warn on every clipped action; corrupted demos clip by design
     warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", category=UserWarning)
     datasets.disable_progress_bars()  # lerobot's per-episode `Map` bars would bury the one "demos" bar
-    records, progress, sim_s, t_start = [], [], 0.0, time.perf_counter()
+    records: list[dict[str, Any]] = []  # one JSON record per episode (the sidecar's "episodes")
+    progress: list[np.ndarray] = []
+    sim_s, t_start = 0.0, time.perf_counter()
     envs: dict[str, MetaWorldEnv] = {}
     try:
         for i, item in enumerate(tqdm(plan, desc="demos", unit="ep", disable=not show_progress)):

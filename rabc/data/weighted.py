@@ -13,7 +13,8 @@ lerobot's own ``__getitem__``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -50,7 +51,10 @@ def weighted_sampler(weights: np.ndarray | torch.Tensor, num_samples: int, seed:
     w = torch.as_tensor(weights, dtype=torch.double)
     if float(w.sum()) <= 0:
         raise ValueError("all weights are zero: nothing to sample")
-    return WeightedRandomSampler(w, num_samples=num_samples, replacement=True, generator=torch.Generator().manual_seed(seed))
+    # torch annotates ``weights`` as Sequence[float]; it converts them with torch.as_tensor, so a tensor is fine
+    return WeightedRandomSampler(
+        cast("Sequence[float]", w), num_samples, replacement=True, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 class FrameWindowDataset(Dataset):
@@ -68,7 +72,7 @@ class FrameWindowDataset(Dataset):
         self,
         columns: dict[str, np.ndarray],
         episode_bounds: dict[int, tuple[int, int]],
-        delta_indices: dict[str, Sequence[int]] | None = None,
+        delta_indices: Mapping[str, Sequence[int]] | None = None,
         tasks: Sequence[str] | None = None,
     ):
         self.index = np.asarray(columns[INDEX], dtype=np.int64)
@@ -91,7 +95,7 @@ class FrameWindowDataset(Dataset):
         return len(self.index)
 
     def __getitem__(self, i: int) -> dict:
-        item = {k: v[i] for k, v in self.tensors.items()}
+        item: dict[str, Any] = {k: v[i] for k, v in self.tensors.items()}
         ep_i = self.ep_row[i]
         lo, hi = int(self.ep_from[ep_i]), int(self.ep_to[ep_i])
         abs_idx = int(self.index[i])
