@@ -119,10 +119,13 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         if unknown:
             raise ValueError(f"data.tasks names tasks absent from the dataset: {sorted(unknown)}")
         train_eps, val_eps = [e for e in train_eps if e in keep], [e for e in val_eps if e in keep]
-    policy_cfg = OmegaConf.to_container(cfg.policy, resolve=True)
+    policy_node = OmegaConf.to_container(cfg.policy, resolve=True)
+    assert isinstance(policy_node, dict)  # the policy group is a mapping
+    policy_cfg = {str(k): v for k, v in policy_node.items()}
     policy_name = policy_cfg.pop("name")
     policy, preprocessor, postprocessor = make_policy(policy_name, ds_meta=meta, **policy_cfg)
     use_images = bool(policy_cfg.get("use_images", False))
+    frames: LeRobotFrames | InMemoryFrames
     if use_images:
         frames = LeRobotFrames(root, policy.delta_timestamps(meta.fps), repo_id=meta.repo_id)
     else:
