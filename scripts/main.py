@@ -14,6 +14,7 @@ Each step is the CLI a user would run, printed before it runs; finished steps ar
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,13 @@ DATASET = REPO / "data" / "metaworld_mixed"
 SCORER = REPO / "artifacts" / "indomain_scorer"
 SCORER_SEED_START = 500_000  # the scorer's own training videos use env seeds the demo dataset never uses
 TOPREWARD_PROGRESS = DATASET / "progress" / "topreward_indomain.parquet"
+# the scorer's own videos: the main job's tasks and mix (give-ups, wrong targets, push-aways), other env seeds
+SCORER_DATA = [
+    "+dataset.generate.train_tasks=[push-v3,drawer-open-v3,button-press-topdown-v3]",
+    "+dataset.generate.heldout_tasks=[drawer-close-v3]",
+    "+dataset.generate.mix={clean:0.45,fail:0.35,wrong_target:0.1,push_away:0.1}",
+    "+dataset.generate.corruption={fail_tail_steps:150,trigger_range:[0.1,0.4],spoil_steps:80}",
+]
 
 
 def step(title: str, args: list[str], done: Path | None = None) -> None:
@@ -47,9 +55,9 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    step(
+    step(  # the dataset of configs/reproduce/main.yaml (the harmful mix), made before the scorer needs it
         "1/4 demo dataset",
-        ["scripts/make_dataset.py", f"root={DATASET}"],
+        ["scripts/reproduce.py", "table=4", "size=main", "+dataset_only=true"],
         done=DATASET / "meta" / "info.json",
     )
     overrides = []
@@ -67,6 +75,7 @@ def main() -> None:
                 "scripts/make_indomain_scorer.py",
                 f"out={SCORER}",
                 f"+dataset.generate.seed_start={SCORER_SEED_START}",
+                *SCORER_DATA,
             ],
             done=SCORER / "adapter" / "adapter_model.safetensors",
         )
@@ -91,6 +100,9 @@ def main() -> None:
         f"  runs (checkpoints, weights, TensorBoard): {out / 'runs'}   (tensorboard --logdir {out / 'runs'})"
     )
     print(f"  tables and plots: {out / 'tables'}")
+    table = json.loads((out / "tables" / "table4_main.json").read_text())
+    print(f"\n[main] result (harmful mix, {table['n_seeds']} seeds, {table['test_episodes_per_task_seed']} test "
+          f"episodes per task and seed): {table['headline']}")
 
 
 if __name__ == "__main__":

@@ -254,6 +254,49 @@ def run_table4(cfg: DictConfig) -> Path:
     return out / "tables"
 
 
+def run_ablation(cfg: DictConfig) -> Path:
+    """For each corruption X of ``cfg.ablation``: a half-clean, half-X dataset, uniform BC vs clean-only BC on it
+    (run_table4 per corruption), then one table of the harm each corruption alone does to uniform BC."""
+    from omegaconf import open_dict
+
+    from rabc.io import atomic_write, write_json
+
+    out = Path(cfg.out).resolve()
+    rows = []
+    for corruption in cfg.ablation:
+        sub = cfg.copy()
+        with open_dict(sub):
+            sub.dataset.root = f"{cfg.dataset.root}_{corruption}"
+            sub.dataset.mix = {**cfg.dataset.mix, corruption: 0.5}
+            sub.out = str(out / corruption)
+            sub.preset = f"{cfg.get('preset') or 'ablation'}_{corruption}"
+        log.info("ablation: clean + %s", corruption)
+        tables = run_table4(sub)
+        res = json.loads((tables / f"table4_{sub.preset}.json").read_text())
+        u = next(r for r in res["rows"] if r["scheme"] == "uniform")
+        c = next(r for r in res["rows"] if r["scheme"] == "clean_only")
+        rows.append({"corruption": corruption, "uniform": u["success"], "uniform_ci": u["ci"],
+                     "clean_only": c["success"], "clean_only_ci": c["ci"], "harm": c["delta_vs_uniform"],
+                     "harm_ci": c["delta_ci"], "verdict": c["verdict"]})  # fmt: skip
+    fmt = lambda ci: "n/a (1 seed)" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"  # noqa: E731
+    md = [
+        "# Ablation: how much each corruption alone hurts uniform BC\n",
+        "Each row: a dataset of half clean demos and half demos with that corruption; uniform BC on all of it "
+        "vs BC on its clean half only, same budget, paired test env seeds. Harm = clean-only − uniform "
+        "(95 % hierarchical-bootstrap interval); `better` = clean-only is better, i.e. the corruption hurts.\n",
+        "| corruption | uniform BC | clean-only BC | harm (clean-only − uniform) | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    md += [f"| {r['corruption']} | {r['uniform']:.2f} | {r['clean_only']:.2f} | {r['harm']:+.2f} "
+           f"{fmt(r['harm_ci'])} | {r['verdict']} |" for r in rows]  # fmt: skip
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    write_json(out / "tables" / "ablation.json", {"rows": rows, "seeds": list(cfg.seeds)})
+    with atomic_write(out / "tables" / "ablation.md", "w") as fh:
+        fh.write("\n".join(md) + "\n")
+    print("\n".join(md))
+    return out / "tables"
+
+
 def run_reward_tables(tables: list[int], rest: list[str]) -> None:
     """Tables 1, 2, 3, 5 (VOC, success AUC, chat template): scripts/evaluate_reward.py writes them all at once
     from its own arguments (``model=… datasets=[…] out=…``), which are passed through unchanged."""
@@ -282,7 +325,10 @@ def main(argv: list[str] | None = None) -> Path | None:
     register()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(f"reproduce/{size}", overrides=[f"+preset={size}", *rest])
-        tables_dir = run_table4(cfg)
+        if cfg.get("dataset_only"):  # the main job makes the dataset before it trains a scorer on it
+            print(f"dataset: {ensure_dataset(cfg)}")
+            return None
+        tables_dir = run_ablation(cfg) if cfg.get("ablation") else run_table4(cfg)
     print(f"Table 4 analogue: {tables_dir}/table4_{size}.md (plots {tables_dir}/table4_{size}*.png)")
     return tables_dir
 
