@@ -75,7 +75,8 @@ class VLMAdapter:
         model_kw = dict(kw, dtype=torch_dtype)
         if attn_implementation is not None:
             model_kw["attn_implementation"] = attn_implementation
-        model = AutoModelForImageTextToText.from_pretrained(path_or_id, **model_kw).to(device)
+        # transformers re-wraps from_pretrained (auto_class_update), which leaves mypy a signature taking the model
+        model = AutoModelForImageTextToText.from_pretrained(path_or_id, **model_kw).to(device)  # type: ignore[arg-type]
         processor = AutoProcessor.from_pretrained(path_or_id, **kw)
         logger.info("loaded %s (%s) as %s on %s", path_or_id, config.model_type, adapter_cls.__name__, device)
         return adapter_cls(model, processor)

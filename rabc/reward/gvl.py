@@ -153,16 +153,19 @@ class GvlScorer:
     @torch.no_grad()
     def _generate(self, images: list[torch.Tensor], instruction: str, n: int) -> str:
         """Greedy generation for the initial scene + n shuffled frames; returns the decoded new text."""
-        proc = self.adapter.processor
+        adapter = self.adapter
+        if adapter is None:
+            raise RuntimeError("GvlScorer was built with generate_fn and no model: it cannot generate itself")
+        proc = adapter.processor
         text = proc.apply_chat_template(
             self.prompt(instruction, n), tokenize=False, add_generation_prompt=True
         )
-        inputs = proc(text=[text], images=images, return_tensors="pt").to(self.adapter.device)
-        out = self.adapter.model.generate(
+        inputs = proc(text=[text], images=images, return_tensors="pt").to(adapter.device)
+        out = adapter.model.generate(
             **inputs, do_sample=False, max_new_tokens=(n + 1) * self.tokens_per_frame,
-            pad_token_id=self.adapter.tokenizer.pad_token_id or self.adapter.tokenizer.eos_token_id,
+            pad_token_id=adapter.tokenizer.pad_token_id or adapter.tokenizer.eos_token_id,
         )  # fmt: skip
-        return self.adapter.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        return adapter.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
     def score_episode(
         self, frames: np.ndarray | torch.Tensor, *, fps: float = 0.0, instruction: str, episode_index: int = 0

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,10 @@ def part_path(out: str | Path, episode_index: int) -> Path:
     return parts_dir(out) / f"ep_{int(episode_index):06d}.parquet"
 
 
-def parse_shard(shard: str | Sequence[int] | None, env: dict[str, str] | None = None) -> tuple[int, int]:
+def parse_shard(shard: str | Sequence[int] | None, env: Mapping[str, str] | None = None) -> tuple[int, int]:
     """``"i/n"`` (or ``(i, n)``) → (i, n); ``None`` → torchrun's ``RANK``/``WORLD_SIZE`` when set, else (0, 1)."""
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     if shard is None:
         if "RANK" in env and "WORLD_SIZE" in env:
             shard = (int(env["RANK"]), int(env["WORLD_SIZE"]))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rabc.reward.adapters import Qwen3VLAdapter, VideoClip
+from rabc.reward.adapters import VideoClip, VLMAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     return int(diff[0]) if diff.size else n
 
 
-def _group_pixels(adapter: Qwen3VLAdapter, frames: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+def _group_pixels(adapter: VLMAdapter, frames: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
     """Patchify (F, 3, h, w) frames (F even) with the processor; returns (patches, [groups, gh, gw])."""
     out = adapter.video_processor(
         videos=[frames], do_resize=False, do_sample_frames=False, return_tensors="pt", return_metadata=False
@@ -59,9 +59,12 @@ def _group_pixels(adapter: Qwen3VLAdapter, frames: torch.Tensor) -> tuple[torch.
 def _dynamic_cache_view(model, shared, length: int):
     """A DynamicCache whose layers are views [:, :, :length] of the shared keys/values (no copy)."""
     from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
 
     cache = DynamicCache(config=model.config)
     for layer, (k, v) in zip(cache.layers, shared):
+        if not isinstance(layer, DynamicLayer):
+            raise TypeError(f"the cached sweep needs full-attention cache layers, got {type(layer).__name__}")
         layer.lazy_initialization(k, v)
         layer.keys, layer.values = k[:, :, :length], v[:, :, :length]
     return cache
@@ -69,7 +72,7 @@ def _dynamic_cache_view(model, shared, length: int):
 
 @torch.no_grad()
 def cached_prefix_logprobs(
-    adapter: Qwen3VLAdapter,
+    adapter: VLMAdapter,
     text: str,
     clip: VideoClip,
     lengths: np.ndarray,
@@ -90,7 +93,7 @@ def cached_prefix_logprobs(
     if tps != 2:
         raise ValueError(f"the cached sweep assumes groups of 2 frames, got temporal_patch_size={tps}")
     inner, lm, device = model.model, model.model.language_model, adapter.device
-    size = tuple(clip.frames.shape[-2:])
+    size = (int(clip.frames.shape[-2]), int(clip.frames.shape[-1]))  # (h, w)
     n_frames = len(clip.indices)
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.size == 0 or lengths.min() < 1 or lengths.max() > n_frames:
@@ -118,8 +121,11 @@ def cached_prefix_logprobs(
     # 2. token ids and M-RoPE positions of every prefix (text only, no pixels).
     video_id = inner.config.video_token_id
     vstart_id = inner.config.vision_start_token_id
-    ids = {int(L): np.asarray(adapter.token_ids(text, clip.prefix(int(L)), size)) for L in lengths}
-    ref = np.asarray(adapter.token_ids(text, clip, size))  # the full episode
+    ids = {
+        int(L): np.asarray(adapter.token_ids(text, clip.prefix(int(L)), size), dtype=np.int64)
+        for L in lengths
+    }
+    ref = np.asarray(adapter.token_ids(text, clip, size), dtype=np.int64)  # the full episode
     shared_len = {}
     for L, seq in ids.items():
         if seq[-1] != answer_ids[0]:

@@ -135,7 +135,13 @@ class TopRewardScorer:
 
             loaded = load_adapter(self.adapter.model, adapter, merge=merge_adapter)
             # unmerged: the base model with the LoRA layers injected, so every code path (naive, cached) uses them
-            self.adapter.model = loaded if merge_adapter else loaded.get_base_model()
+            if merge_adapter:
+                self.adapter.model = loaded
+            else:
+                from peft import PeftModel
+
+                assert isinstance(loaded, PeftModel)  # what load_adapter(merge=False) returns
+                self.adapter.model = loaded.get_base_model()
             self.adapter_path, self.adapter_hash = str(adapter), adapter_hash(adapter)
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
@@ -184,7 +190,7 @@ class TopRewardScorer:
         return EpisodeScore(
             anchor_lengths=lengths, anchor_frames=anchors, logp_true=logp[:, 0], logp_false=logp[:, 1],
             progress_anchors=s, progress=dense_progress(anchors, s, n), frame_indices=clip.indices,
-            frame_size=tuple(clip.frames.shape[-2:]), fps=float(fps),
+            frame_size=(int(clip.frames.shape[-2]), int(clip.frames.shape[-1])), fps=float(fps),
             stats={"visual_tokens": stats.visual_tokens, "lm_tokens": stats.lm_tokens,
                    "seconds": time.perf_counter() - t0, "sweep": "cached" if self.prefix_cache else "naive"},
         )  # fmt: skip
@@ -248,9 +254,9 @@ class TopRewardScorer:
             f = self.adapter.spatial_factor
             if self.frame_size[0] % f or self.frame_size[1] % f:
                 raise ValueError(f"frame_size must be multiples of {f}, got {self.frame_size}")
-            return tuple(self.frame_size)
+            return int(self.frame_size[0]), int(self.frame_size[1])
         # the size the processor would pick for the whole clip; ≥ 2 frames since a single frame is duplicated
-        return tuple(self.adapter.target_size(max(num_frames, 2), int(hw[0]), int(hw[1])))
+        return self.adapter.target_size(max(num_frames, 2), int(hw[0]), int(hw[1]))
 
 
 def _uniform(n: int, k: int) -> np.ndarray:
