@@ -50,7 +50,7 @@ def episode_info(episodes) -> EpisodeInfo:
 
 
 def prepare_weights(
-    cfg: DictConfig, run_dir: Path, episodes, fingerprint: str, num_frames: int
+    cfg: DictConfig, run_dir: Path, episodes, fingerprint: str, num_frames: int, fps: float
 ) -> WeightTable:
     """Load ``cfg.weights`` or compute them from ``cfg.progress`` with ``cfg.weighting`` into the run dir."""
     if cfg.weights:
@@ -66,6 +66,7 @@ def prepare_weights(
         result, meta = compute_weights(
             cfg.progress,
             scheme,
+            fps=fps,  # the dataset's: a progress file from another tool may not record it
             episode_info=info,
             expect_num_frames=num_frames,
             expect_fingerprint=fingerprint,
@@ -109,7 +110,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     meta = ds_full.meta
     fingerprint = dataset_fingerprint(root)
     episodes = episode_table(root)
-    table = prepare_weights(cfg, run_dir, episodes, fingerprint, int(meta.total_frames))
+    table = prepare_weights(cfg, run_dir, episodes, fingerprint, int(meta.total_frames), float(meta.fps))
 
     split = split_episodes(root, val_fraction=cfg.data.val_fraction, seed=cfg.seed)
     train_eps, val_eps = split["train"], split["val"]
