@@ -1,12 +1,14 @@
-"""scripts/reproduce.py end to end: real dataset, real training, real Meta-World rollouts, then the tables."""
+"""rabc.app.reproduce end to end: real dataset, real training, real Meta-World rollouts, then the tables."""
 
-import importlib.util
 import json
 import logging
 import shutil
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+
+from rabc.app import reproduce as mod
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = [
@@ -19,36 +21,53 @@ TRAIN = [
 ]
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def run(overrides):
+    """configs/reproduce.yaml composed with ``overrides`` (as scripts/reproduce.py composes it), then run."""
+    mod.register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("reproduce", overrides=overrides)
+        return mod.run(cfg)
 
 
-def test_reward_tables_need_the_reward_script(monkeypatch, tmp_path):
-    mod = load_script()
-    monkeypatch.setattr(mod, "REWARD_SCRIPT", tmp_path / "evaluate_reward.py")
-    with pytest.raises(SystemExit, match="does not exist yet"):
-        mod.main(["table=1,2,3,5"])
-    with pytest.raises(SystemExit, match="usage"):
-        mod.main(["table=7"])
-    with pytest.raises(SystemExit, match="separate calls"):
-        mod.main(["table=1,4"])
+def test_table_choice_is_checked():
+    for bad, match in (
+        ("table=7", "table must be"),
+        ("table=[1,4]", "separate calls"),
+        ("table=[]", "table must"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run([bad])
 
 
-def test_reward_tables_pass_arguments_through(monkeypatch, tmp_path):
-    mod = load_script()
-    script = tmp_path / "evaluate_reward.py"
-    script.write_text("import json, sys\njson.dump(sys.argv[1:], open(sys.argv[-1].split('=', 1)[1], 'w'))\n")
-    monkeypatch.setattr(mod, "REWARD_SCRIPT", script)
-    out = tmp_path / "argv.json"
-    mod.main(["table=1,2,3,5", "model=m", "datasets=[a,b]", f"out={out}"])
-    assert json.loads(out.read_text()) == ["model=m", "datasets=[a,b]", f"out={out}"]
+def test_size_selects_the_preset_and_records_its_name():
+    mod.register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("reproduce", overrides=["size=medium", "seeds=[4]"])
+        direct = compose("reproduce/medium")
+    assert cfg.preset == "medium" and list(cfg.seeds) == [4] and cfg.table == 4
+    for key in ("out", "dataset", "schemes", "grid", "train_overrides", "eval"):
+        assert cfg[key] == direct[key], key
+
+
+def test_reward_tables_run_the_reward_evaluation(tiny_dataset, tmp_path):
+    """table=[1,2,3,5]: the reward evaluation on the ``reward`` options (reference scorers, 2 episodes)."""
+    out = tmp_path / "reward"
+    res = run(["table=[1,2,3,5]", "reward.model=unused", f"reward.datasets=[{tiny_dataset}]", f"reward.out={out}",
+               "reward.scorers=[oracle,random]", "reward.max_episodes=3", "reward.n_boot=50"])  # fmt: skip
+    assert res.tables == [1, 2, 3, 5] and res.table4 is None and res.reward is not None
+    assert res.reward.tables == out / "tables.md" and "Table 1" in res.reward.tables.read_text()
+    assert set(res.reward.results["table1_voc"]) == {"oracle", "random"}
+
+
+def test_dataset_only_generates_the_preset_dataset(tmp_path):
+    res = run(["size=smoke", f"dataset.root={tmp_path / 'ds'}", "dataset.train_tasks=[push-v3]",
+               "dataset.heldout_tasks=[]", "dataset.episodes_per_task=1", "dataset.heldout_episodes_per_task=0",
+               "+dataset_only=true"])  # fmt: skip
+    assert res.dataset == tmp_path / "ds" and (res.dataset / "meta" / "info.json").is_file()
+    assert res.table4 is None
 
 
 def test_grid_points():
-    mod = load_script()
     assert mod.grid_points(None) == [{}]
     pts = mod.grid_points({"temperature": ["std/3", "std"], "horizon_s": [0.1]})
     assert pts == [{"temperature": "std/3", "horizon_s": 0.1}, {"temperature": "std", "horizon_s": 0.1}]
@@ -57,7 +76,6 @@ def test_grid_points():
 
 def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_path, caplog):
     """uniform + tempered TOP-AWR (2 temperatures) × oracle and a second progress file, 1 seed, 10 steps."""
-    mod = load_script()
     learned = tmp_path / "scores" / "tiny_scorer.parquet"
     learned.parent.mkdir()
     shutil.copy(tiny_dataset / "progress" / "oracle.parquet", learned)  # same dataset fingerprint
@@ -77,7 +95,12 @@ def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_p
         "eval.batch_size=2",
         "eval.max_steps=30",
     ]
-    tables = mod.main(args)
+    result = run(args)
+    tables = result.table4.tables
+    assert result.table4.report["preset"] == "smoke" and result.table4.selection.keys() == {
+        "top_awr_tempered/oracle",
+        "top_awr_tempered/learned",
+    }
     runs = out / "runs"
     # validation only for the grid points, test only for the chosen one per progress source
     val = sorted(p.parent.parent.name for p in runs.rglob("eval_val.json"))
@@ -106,8 +129,8 @@ def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_p
 
     # resumable: nothing is retrained or re-evaluated
     stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("eval_*.json")}
-    with caplog.at_level(logging.INFO, logger="reproduce"):
-        mod.main(args)
+    with caplog.at_level(logging.INFO, logger="rabc.app.reproduce"):
+        run(args)
     assert {p: p.stat().st_mtime_ns for p in runs.rglob("eval_*.json")} == stamps
     assert "train weighting=" not in caplog.text and "skip training (done)" in caplog.text
 
@@ -115,9 +138,8 @@ def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_p
 @pytest.mark.slow
 def test_smoke_size_end_to_end(tmp_path):
     """The CI-sized sweep exactly as configured (dataset generation included): a few minutes on 2 cores."""
-    mod = load_script()
     out = tmp_path / "smoke"
-    tables = mod.main(["table=4", "size=smoke", f"out={out}", f"dataset.root={tmp_path / 'ds'}"])
+    tables = run(["table=4", "size=smoke", f"out={out}", f"dataset.root={tmp_path / 'ds'}"]).table4.tables
     res = json.loads((tables / "table4_smoke.json").read_text())
     header = next(
         line for line in (tables / "table4_smoke.md").read_text().splitlines() if line.startswith("| task")
@@ -137,10 +159,7 @@ def test_every_size_composes_and_builds_its_schemes(size, tmp_path):
     from hydra.utils import instantiate
     from omegaconf import open_dict
 
-    from rabc.lit.config import register
-
-    mod = load_script()
-    register()
+    mod.register_configs()
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         cfg = compose(f"reproduce/{size}")
         assert len(cfg.seeds) >= (3 if size in ("medium", "full") else 1)
@@ -149,14 +168,26 @@ def test_every_size_composes_and_builds_its_schemes(size, tmp_path):
         pairs = [r[:2] for r in recipes]  # progress-free rows once, every other scheme with both sources
         free = [x for x in cfg.schemes if x in mod.PROGRESS_FREE]
         others = [x for x in cfg.schemes if x not in mod.PROGRESS_FREE]
-        assert pairs == [(x, "none") for x in free] + [(x, src) for x in others for src in ("oracle", "learned")]
+        assert pairs == [(x, "none") for x in free] + [
+            (x, src) for x in others for src in ("oracle", "learned")
+        ]
         for scheme, _, _, points in recipes:  # every grid point composes and builds its scheme
             for point in points:
-                instantiate(compose("train", overrides=mod.Sweep(cfg, tmp_path, tmp_path, None).overrides(
-                    scheme, tmp_path / "p.parquet", point, 0)).weighting)
+                instantiate(
+                    compose(
+                        "train",
+                        overrides=mod.Sweep(cfg, tmp_path, tmp_path, None).overrides(
+                            scheme, tmp_path / "p.parquet", point, 0
+                        ),
+                    ).weighting
+                )
         bad = compose(f"reproduce/{size}")
         with open_dict(bad):
             bad.grid = {"top_awr_tempered": {"temperatur": [1.0]}}
         with pytest.raises(Exception, match="temperatur"):
-            compose("train", overrides=mod.Sweep(bad, tmp_path, tmp_path, None).overrides(
-                "top_awr_tempered", tmp_path / "p.parquet", {"temperatur": 1.0}, 0))
+            compose(
+                "train",
+                overrides=mod.Sweep(bad, tmp_path, tmp_path, None).overrides(
+                    "top_awr_tempered", tmp_path / "p.parquet", {"temperatur": 1.0}, 0
+                ),
+            )

@@ -1,8 +1,7 @@
-"""scripts/evaluate_reward.py on the tiny VLM and the tiny generated dataset: tables, plots, sane numbers."""
+"""rabc.app.evaluate_reward on the tiny VLM and the tiny generated dataset: tables, plots, sane numbers."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,18 +9,12 @@ import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
+from rabc.app import evaluate_reward
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("evaluate_reward", ROOT / "scripts" / "evaluate_reward.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_evaluate_reward_tiny(tiny_vlm_dir, tiny_dataset, tmp_path):
-    mod = _load_script()
     out = tmp_path / "eval"
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
         cfg = compose(
@@ -29,7 +22,11 @@ def test_evaluate_reward_tiny(tiny_vlm_dir, tiny_dataset, tmp_path):
             overrides=[f"model={tiny_vlm_dir}", f"datasets=[{tiny_dataset}]", f"out={out}", "n_boot=200",
                        "gvl.tokens_per_frame=2"],
         )  # fmt: skip
-    results = mod.run(cfg)
+    res = evaluate_reward.run(cfg)
+    results = res.results
+    assert (
+        res.tables == out / "tables.md" and res.plots and all(str(p) in results["plots"] for p in res.plots)
+    )
     md = (out / "tables.md").read_text()
     for title in ("Table 1", "Table 2", "Table 3", "Table 5", "Static-frame bias", "GVL parse failures"):
         assert title in md
@@ -50,13 +47,12 @@ def test_evaluate_reward_tiny(tiny_vlm_dir, tiny_dataset, tmp_path):
     assert not np.isfinite(results["table1_voc"]["gvl"])
     tr = df[df["scorer"] == "topreward"]
     assert np.all(np.abs(tr["voc"]) <= 1) and tr["static_voc"].notna().all()
-    if "oracle" in set(df["scorer"]):  # rabc.reward.baselines present
-        oracle = df[df["scorer"] == "oracle"]
-        clean = oracle[oracle["quality"] == "clean"]
-        assert (
-            len(clean) and clean["voc"].mean() > 0.9 and clean["voc"].min() > 0.8
-        )  # progress rises on clean demos
-        assert results["table1_voc"]["oracle"] > results["table1_voc"]["random"]
+    oracle = df[df["scorer"] == "oracle"]
+    clean = oracle[oracle["quality"] == "clean"]
+    assert (
+        len(clean) and clean["voc"].mean() > 0.9 and clean["voc"].min() > 0.8
+    )  # progress rises on clean demos
+    assert results["table1_voc"]["oracle"] > results["table1_voc"]["random"]
 
 
 def test_evaluate_reward_with_a_lora_adapter(tiny_vlm_dir, tiny_dataset, tmp_path):
@@ -74,7 +70,6 @@ def test_evaluate_reward_with_a_lora_adapter(tiny_vlm_dir, tiny_dataset, tmp_pat
             if "lora_B" in name:
                 p.normal_(0.0, 0.5)  # a zero B (peft's init) would leave the model unchanged
     digest = save_adapter(peft_model, tmp_path / "adapter")
-    mod = _load_script()
     runs = {}
     for tag, extra in (("base", []), ("lora", [f"adapter={tmp_path / 'adapter'}"])):
         with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
@@ -83,7 +78,7 @@ def test_evaluate_reward_with_a_lora_adapter(tiny_vlm_dir, tiny_dataset, tmp_pat
                 overrides=[f"model={tiny_vlm_dir}", f"datasets=[{tiny_dataset}]", f"out={tmp_path / tag}",
                            "scorers=[topreward]", "max_episodes=3", "static_check=false", "n_boot=50", *extra],
             )  # fmt: skip
-        runs[tag] = mod.run(cfg)
+        runs[tag] = evaluate_reward.run(cfg).results
     assert runs["lora"]["adapter_sha256"] == digest and runs["base"]["adapter"] is None
     assert "LoRA adapter" in (tmp_path / "lora" / "tables.md").read_text()
     curves = {t: pd.read_csv(tmp_path / t / "episodes.csv") for t in runs}
