@@ -36,7 +36,10 @@ def build_prompt_text(
     """The prompt string with one ``<|vision_start|><|video_pad|><|vision_end|>`` video slot, ending in "True".
 
     Default (PAPER.md §1, steps 1-4): user turn [video, prefix] rendered with add_generation_prompt=False, cut
-    at the first EOS (drops ``<|im_end|>``, the user turn stays open), then ``{instruction} Decide ... True``.
+    at the EOS that closes that turn (drops ``<|im_end|>``, the user turn stays open), then
+    ``{instruction} Decide ... True``. The cut is at the first EOS *after the video slot*: templates that open
+    with a default system turn (Qwen2.5-VL's "You are a helpful assistant.") keep it, as the model saw in
+    training; for templates without one (Qwen3-VL) this is the first EOS, as in lerobot 0.6.1.
     ``chat_template=True`` (Table 5 ablation): prefix + instruction + "... The answer is:" inside the user turn,
     add_generation_prompt=True, then "True" with no space after the assistant header.
     """
@@ -48,11 +51,25 @@ def build_prompt_text(
         messages = [
             {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prefix + question}]}
         ]
-        head = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        head = _render(processor, messages, add_generation_prompt=True)
         return f"{head}{ANSWER}"
     messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prefix}]}]
-    head = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    head = _render(processor, messages, add_generation_prompt=False)
     eos = processor.tokenizer.eos_token
     if eos:
-        head = head.split(eos)[0]
+        end = head.find(eos, head.index(processor.video_token))
+        head = head if end < 0 else head[:end]
     return f"{head}{suffix}"
+
+
+def _render(processor, messages: list[dict], *, add_generation_prompt: bool) -> str:
+    """The processor's chat template applied to ``messages``; raises unless it holds exactly one video token."""
+    head = processor.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+    slot = processor.video_token  # "<|video_pad|>" between <|vision_start|> and <|vision_end|>
+    if head.count(slot) != 1:
+        raise ValueError(
+            f"the chat template rendered {head.count(slot)} video tokens {slot!r} for one video item: {head!r}"
+        )
+    return head

@@ -145,6 +145,7 @@ def make_tiny_vlm(
     max_position_embeddings: int = 32768,
     shortest_edge: int | None = None,
     longest_edge: int | None = None,
+    chat_template: str | None = None,
 ) -> Path:
     """Write a random Qwen-VL (model, tokenizer, processor) to ``out_dir`` and return the path.
 
@@ -152,7 +153,8 @@ def make_tiny_vlm(
     ``AutoProcessor.from_pretrained(out_dir)`` load it. ``shortest_edge`` / ``longest_edge`` are the video
     processor's min / max pixels (Qwen3-VL: total over a clip; Qwen2.5-VL: per frame). The defaults keep small
     frames (multiples of 32 px, resp. 28 px) at their own size instead of Qwen's default of upscaling anything
-    below 128·32·32 pixels. Scores mean nothing (random weights).
+    below 128·32·32 pixels. ``chat_template``: the Jinja chat template to ship (e.g. the published template of
+    the family's Instruct model); default :data:`QWEN_CHAT_TEMPLATE`. Scores mean nothing (random weights).
     """
     from transformers import Qwen2VLImageProcessor
 
@@ -163,6 +165,8 @@ def make_tiny_vlm(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer(vocab_size)
+    template = chat_template or QWEN_CHAT_TEMPLATE
+    tokenizer.chat_template = template
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
 
     spec = SIZES[size]
@@ -221,7 +225,7 @@ def make_tiny_vlm(
         image_processor=Qwen2VLImageProcessor(**kw),
         tokenizer=tokenizer,
         video_processor=VideoProcessor(**kw),
-        chat_template=QWEN_CHAT_TEMPLATE,
+        chat_template=template,
     )
     processor.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
