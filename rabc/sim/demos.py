@@ -19,7 +19,11 @@ Quality levels (stored per frame as the int feature ``quality`` and per episode 
                  goal; the episode ends there, unfinished
 
 Every corruption but noise and hesitate ends its demo unfinished, so none of them silently produces good data;
-the oracle progress (rabc.sim.oracle) of a wrong-target or push-away stretch stays flat or falls.
+the oracle progress (rabc.sim.oracle) of a wrong-target or push-away stretch stays flat or falls. This is enforced,
+not assumed: on some layouts a give-up's retreat drags a drawer or window handle to the goal, or the way to a wrong
+target passes through it; such a demo is redrawn (another trigger point and give-up mode, ``max_redraws`` times,
+recorded as ``events["redraws"]``) and, should every draw succeed, kept with its honest ``success`` label and a
+warning.
 
 An episode ends ``post_success_steps`` frames after the first success (the success frames are recorded), at the
 end of a failure's tail, after ``stall_steps`` frames without progress (the stateless scripted experts can get
@@ -30,12 +34,15 @@ and the oracle progress of that observation. Everything is a function of (task, 
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from rabc.sim.env import ACTION_DIM, MetaWorldEnv
 from rabc.sim.oracle import OracleProgress
+
+log = logging.getLogger(__name__)
 
 
 class Quality(enum.IntEnum):
@@ -49,6 +56,8 @@ class Quality(enum.IntEnum):
 
 
 QUALITY_NAMES: dict[int, str] = {int(q): q.name.lower() for q in Quality}
+#: corruptions whose demo must end unfinished (a success is redrawn: see the module docstring)
+UNFINISHED = (Quality.FAIL, Quality.WRONG_TARGET, Quality.PUSH_AWAY)
 
 
 def parse_quality(name: str | int) -> Quality:
@@ -73,6 +82,7 @@ class CorruptionParams:
     post_success_steps: int = 10
     stall_steps: int = 120  # end an episode whose progress has not risen by 0.01 for this many frames
     reach_weight: float = 0.3  # oracle progress reach weight (rabc.sim.oracle)
+    max_redraws: int = 5  # redraws of an UNFINISHED corruption that reached success anyway
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,7 +158,11 @@ class _Controller:
         elif self.q == Quality.FAIL and not self._used and progress >= self._trigger:
             self._used, self._mode, self._left = True, "fail", self.p.fail_tail_steps
             self.events["fail_at"] = t
-        elif self.q in (Quality.WRONG_TARGET, Quality.PUSH_AWAY) and not self._used and progress >= self._trigger:
+        elif (
+            self.q in (Quality.WRONG_TARGET, Quality.PUSH_AWAY)
+            and not self._used
+            and progress >= self._trigger
+        ):
             self._used, self._mode, self._left = True, self.q.name.lower(), self.p.spoil_steps
             goal, hand = raw[36:39], raw[:3]
             if self.q == Quality.WRONG_TARGET:
@@ -200,10 +214,29 @@ def run_episode(
     quality: Quality | str | int = Quality.CLEAN,
     params: CorruptionParams | None = None,
 ) -> Episode:
-    """Roll out one demo of ``quality`` on the layout of ``seed``; deterministic in (task, seed, quality, params)."""
+    """Roll out one demo of ``quality`` on the layout of ``seed``; deterministic in (task, seed, quality, params).
+
+    A give-up, wrong-target or push-away demo that reaches success anyway is redrawn with the next random stream
+    (``params.max_redraws`` times; the first draw is the only one for every demo that ends unfinished)."""
     quality = parse_quality(quality)
     params = params or CorruptionParams()
-    rng = np.random.default_rng([int(seed), int(quality)])
+    ep = _rollout(env, seed, quality, params, np.random.default_rng([int(seed), int(quality)]))
+    redraws = 0
+    while quality in UNFINISHED and ep.success and redraws < params.max_redraws:
+        redraws += 1
+        ep = _rollout(env, seed, quality, params, np.random.default_rng([int(seed), int(quality), redraws]))
+        ep.events["redraws"] = redraws
+    if quality in UNFINISHED and ep.success:
+        log.warning(
+            "%s seed %d: every %s draw reached success (%d redraws); kept with success=True",
+            env.task, seed, quality.name.lower(), redraws,
+        )  # fmt: skip
+    return ep
+
+
+def _rollout(
+    env: MetaWorldEnv, seed: int, quality: Quality, params: CorruptionParams, rng: np.random.Generator
+) -> Episode:
     ctrl = _Controller(quality, params, rng)
     oracle = OracleProgress(env, reach_weight=params.reach_weight)
     obs = env.reset(seed)

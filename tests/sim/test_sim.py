@@ -138,3 +138,22 @@ def test_long_give_up_holds_still_for_the_whole_tail():
     assert np.ptp(ep.progress[t0 + 10 :]) < 0.02  # progress is flat: a plateau below 1
     with pytest.raises(ValueError, match="fail_modes"):
         run_episode(env, 3, Quality.FAIL, CorruptionParams(fail_modes=("sleep",)))
+
+
+@pytest.mark.parametrize(
+    ("task", "seed", "quality"),
+    [("drawer-open-v3", 20, Quality.FAIL), ("window-open-v3", 5, Quality.WRONG_TARGET)],
+)
+def test_a_corruption_that_reaches_success_is_redrawn(task, seed, quality, caplog):
+    """On these layouts the first draw's retreat drags the drawer open / the way to the decoy slides the window
+    open: that demo is redrawn until it ends unfinished, and the redraw is recorded."""
+    from rabc.sim.demos import CorruptionParams
+
+    harmful = dict(fail_tail_steps=150, trigger_range=(0.1, 0.4), spoil_steps=80)
+    with MetaWorldEnv(task, camera=None) as env:
+        with caplog.at_level("WARNING", logger="rabc.sim.demos"):
+            first = run_episode(env, seed, quality, CorruptionParams(**harmful, max_redraws=0))
+        assert first.success and "reached success" in caplog.text  # never silent
+        ep = run_episode(env, seed, quality, CorruptionParams(**harmful))
+    assert not ep.success and ep.events["redraws"] >= 1
+    assert ep.progress.max() < 1.0
