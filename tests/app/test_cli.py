@@ -1,0 +1,48 @@
+"""rabc.app.cli: user errors become one stderr line and exit 1; RABC_DEBUG keeps the traceback; bugs keep theirs."""
+
+from __future__ import annotations
+
+import pytest
+
+from rabc.app import cli
+from rabc.io import RabcFileError, read_parquet
+
+
+def test_missing_file_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as exc, cli.user_errors():
+        read_parquet(tmp_path / "progress.parquet")
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'progress.parquet'}: file not found\n"
+
+
+def test_multiline_value_error_is_joined(capsys, monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit), cli.user_errors():
+        raise ValueError("progress has NaN\n  in episode 3")
+    assert capsys.readouterr().err == "error: progress has NaN; in episode 3\n"
+
+
+def test_debug_switch_reraises(monkeypatch):
+    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    with pytest.raises(RabcFileError, match="corrupt"), cli.user_errors():
+        raise RabcFileError("x.parquet: corrupt")
+
+
+def test_bug_is_not_swallowed(monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    with pytest.raises(ZeroDivisionError), cli.user_errors():
+        _ = 1 / 0
+
+
+def test_runtime_defaults_keep_user_settings(monkeypatch):
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    cli.runtime_defaults()
+    import os
+
+    assert os.environ["MUJOCO_GL"] == "osmesa"
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
