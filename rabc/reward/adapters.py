@@ -16,6 +16,13 @@ import torch
 
 logger = logging.getLogger(__name__)
 
+#: Model dtypes by config name (``dtype: bfloat16``); "auto" keeps the checkpoint's own.
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
 
 @dataclass(frozen=True)
 class VideoClip:
@@ -71,7 +78,9 @@ class VLMAdapter:
         kw: dict[str, Any] = {"trust_remote_code": trust_remote_code, "revision": revision}
         config = AutoConfig.from_pretrained(path_or_id, **kw)
         adapter_cls = adapter_for(config.model_type)
-        torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+        if dtype != "auto" and dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; choose 'auto' or one of {sorted(DTYPES)}")
+        torch_dtype = dtype if dtype == "auto" else DTYPES[dtype]
         model_kw = dict(kw, dtype=torch_dtype)
         if attn_implementation is not None:
             model_kw["attn_implementation"] = attn_implementation

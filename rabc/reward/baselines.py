@@ -1,14 +1,15 @@
 """Reference scorers for every reward table: the simulator's oracle progress and a seeded random scorer.
 
-Both follow :meth:`rabc.reward.TopRewardScorer.score_episode` (duck-typed): ``score_episode(frames, *, fps,
-instruction, episode_index)`` returns an :class:`~rabc.reward.topreward.EpisodeScore`. They declare
-``needs_frames = False`` (the labeller then passes an (N, 1, 1, 3) placeholder instead of decoding video) and
-``needs_episode_index = True`` (the labeller passes ``episode_index=``).
+Both implement :class:`rabc.reward.base.Scorer`: ``score_episode(frames, *, fps, instruction, episode_index)``
+returns an :class:`~rabc.reward.topreward.EpisodeScore`. They declare ``needs_frames = False`` (the labeller then
+passes an (N, 1, 1, 3) placeholder instead of decoding video), read the episode by ``episode_index`` and have no
+prompt.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,6 @@ class OracleScorer:
     """
 
     needs_frames = False
-    needs_episode_index = True
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -60,6 +60,9 @@ class OracleScorer:
             "oracle_source": self.source,
             "num_anchors": None,
         }
+
+    def prompts(self, tasks: Iterable[str]) -> None:
+        return None
 
     def score_episode(self, frames, *, fps: float, instruction: str = "", episode_index: int) -> EpisodeScore:
         """frames: (N, ...) used for N only. Returns the oracle progress (N,) float32 of ``episode_index``."""
@@ -88,7 +91,6 @@ class RandomScorer:
     resume order gives the same numbers."""
 
     needs_frames = False
-    needs_episode_index = True
 
     def __init__(self, seed: int = 0, num_anchors: int | None = 15) -> None:
         self.seed, self.num_anchors = int(seed), num_anchors
@@ -100,6 +102,9 @@ class RandomScorer:
             "seed": self.seed,
             "num_anchors": self.num_anchors,
         }
+
+    def prompts(self, tasks: Iterable[str]) -> None:
+        return None
 
     def score_episode(self, frames, *, fps: float, instruction: str = "", episode_index: int) -> EpisodeScore:
         """frames: (N, ...) used for N only. Returns random progress (N,) float32 in [0, 1]."""

@@ -127,9 +127,7 @@ class GvlScorer:
                 model, dtype=dtype, device=device, trust_remote_code=trust_remote_code, revision=revision
             )
         self.adapter = model
-        self.model_id = (
-            getattr(model.model.config, "_name_or_path", "") if model is not None else "generate_fn"
-        )
+        self.model_id = str(model.model.config.name_or_path or "") if model is not None else "generate_fn"
         if num_samples < 2:
             raise ValueError(f"num_samples must be >= 2, got {num_samples}")
         self.num_samples, self.seed, self.tokens_per_frame = num_samples, seed, tokens_per_frame

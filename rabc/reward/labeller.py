@@ -30,8 +30,9 @@ from tqdm import tqdm
 
 from rabc import __version__
 from rabc.data import dataset_fingerprint, episode_table, read_episode_frames
-from rabc.io import RabcFileError, file_sha256, read_parquet, write_parquet
+from rabc.io import RabcFileError, read_parquet, write_parquet
 from rabc.progress import ProgressTable, write_progress
+from rabc.reward.base import Scorer
 
 logger = logging.getLogger(__name__)
 
@@ -67,41 +68,9 @@ def parse_shard(shard: str | Sequence[int] | None, env: Mapping[str, str] | None
     return i, n
 
 
-def weights_hash(model_dir: str | Path) -> dict[str, str] | None:
-    """sha256 of every ``*.safetensors`` file of a local model directory ({file name: hex}); None otherwise."""
-    d = Path(model_dir)
-    if not d.is_dir():
-        return None
-    return {p.name: file_sha256(p) for p in sorted(d.glob("*.safetensors"))}
-
-
-def scorer_provenance(scorer: Any, name: str) -> dict[str, Any]:
-    """What identifies the scorer: its own ``provenance()`` if it has one (baselines), else the attributes of a
-    :class:`~rabc.reward.TopRewardScorer` (model id, revision, weights hash of a local dir, K, prompt switches)."""
-    if hasattr(scorer, "provenance"):
-        prov = dict(scorer.provenance())
-    else:
-        model_id = str(getattr(scorer, "model_id", ""))
-        adapter = getattr(scorer, "adapter", None)
-        prov = {
-            "scorer_class": type(scorer).__name__,
-            "model_id": model_id,
-            "model_revision": getattr(
-                getattr(getattr(adapter, "model", None), "config", None), "_commit_hash", None
-            ),
-            "weights_sha256": weights_hash(model_id) if model_id else None,
-            "num_anchors": getattr(scorer, "num_anchors", None),
-            "chat_template": getattr(scorer, "chat_template", None),
-            "prefix_cache": getattr(scorer, "prefix_cache", None),
-            "max_frames": getattr(scorer, "max_frames", None),
-            "frame_size": getattr(scorer, "frame_size", None),
-            "prompt_prefix": getattr(scorer, "prompt_prefix", None),
-            "prompt_suffix_template": getattr(scorer, "prompt_suffix_template", None),
-            # LoRA adapter applied to the model (TopRewardScorer(adapter=...)); None for the base model
-            "adapter_sha256": getattr(scorer, "adapter_hash", None),
-            "adapter_path": getattr(scorer, "adapter_path", None),
-            "adapter_merged": getattr(scorer, "merge_adapter", None),
-        }
+def scorer_provenance(scorer: Scorer, name: str) -> dict[str, Any]:
+    """The scorer's own :meth:`~rabc.reward.base.Scorer.provenance` plus the config ``name`` it was built from."""
+    prov = dict(scorer.provenance())
     prov.setdefault("adapter_sha256", None)
     prov["scorer"] = name
     return prov
@@ -118,7 +87,7 @@ class Labeller:
 
     Args:
         root: LeRobot v3 dataset root.
-        scorer: TopRewardScorer or a duck-typed baseline (``score_episode(frames, *, fps, instruction, ...)``).
+        scorer: any :class:`~rabc.reward.base.Scorer` (TopRewardScorer, the oracle and random references).
         out: final progress parquet path; parts go to ``<out>.parts/``.
         scorer_name: config name stamped into the provenance.
         camera: camera to score (default: the dataset's only video key).
@@ -128,7 +97,7 @@ class Labeller:
     def __init__(
         self,
         root: str | Path,
-        scorer: Any,
+        scorer: Scorer,
         out: str | Path,
         *,
         scorer_name: str,
@@ -187,8 +156,7 @@ class Labeller:
 
     def score_one(self, episode_index: int, length: int, from_index: int, task: str) -> Path:
         """Score one episode and atomically write its part file."""
-        needs_frames = getattr(self.scorer, "needs_frames", True)
-        if needs_frames:
+        if self.scorer.needs_frames:
             frames, _ = read_episode_frames(self.root, episode_index, camera=self.camera)
             if len(frames) != length:
                 raise RabcFileError(
@@ -196,10 +164,7 @@ class Labeller:
                 )
         else:
             frames = np.zeros((length, 1, 1, 3), dtype=np.uint8)
-        kwargs = (
-            {"episode_index": episode_index} if getattr(self.scorer, "needs_episode_index", False) else {}
-        )
-        score = self.scorer.score_episode(frames, fps=self.fps, instruction=task, **kwargs)
+        score = self.scorer.score_episode(frames, fps=self.fps, instruction=task, episode_index=episode_index)
         del frames
         progress = np.asarray(score.progress, dtype=np.float32)
         if progress.shape != (length,):
@@ -316,14 +281,12 @@ class Labeller:
 
     def prompts(self) -> dict[str, str] | None:
         """The exact prompt text per task string, for scorers that have one."""
-        if not hasattr(self.scorer, "prompt"):
-            return None
-        return {t: self.scorer.prompt(t) for t in sorted(set(self.episodes["task"]))}
+        return self.scorer.prompts(sorted(set(self.episodes["task"])))
 
 
 def label_dataset(
     root: str | Path,
-    scorer: Any,
+    scorer: Scorer,
     out: str | Path,
     *,
     scorer_name: str,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from rabc.reward.adapters import VideoClip, VLMAdapter
+from rabc.reward.base import weights_hash
 from rabc.reward.prefix_cache import SweepStats, cached_prefix_logprobs
 from rabc.reward.prompts import (
     ANSWER,
@@ -120,7 +123,7 @@ class TopRewardScorer:
         merge_adapter: bool = True,
     ) -> None:
         if isinstance(model, VLMAdapter):
-            self.adapter, self.model_id = model, getattr(model.model.config, "_name_or_path", "")
+            self.adapter, self.model_id = model, str(model.model.config.name_or_path or "")
         else:
             self.adapter = VLMAdapter.load(
                 model, dtype=dtype, device=device, trust_remote_code=trust_remote_code, revision=revision,
@@ -163,6 +166,32 @@ class TopRewardScorer:
         negative = NEGATIVE_ANSWER if chat_template else f" {NEGATIVE_ANSWER}"
         self.answer_ids = (self.adapter.single_token_id(answer), self.adapter.single_token_id(negative))
 
+    # ---- the Scorer protocol (rabc.reward.base) -------------------------------------------------------------
+    needs_frames = True
+
+    def provenance(self) -> dict[str, Any]:
+        """Model id, revision, weights hash of a local dir, K, prompt switches, LoRA adapter."""
+        return {
+            "scorer_class": type(self).__name__,
+            "model_id": self.model_id,
+            "model_revision": self.adapter.model.config._commit_hash,
+            "weights_sha256": weights_hash(self.model_id) if self.model_id else None,
+            "num_anchors": self.num_anchors,
+            "chat_template": self.chat_template,
+            "prefix_cache": self.prefix_cache,
+            "max_frames": self.max_frames,
+            "frame_size": self.frame_size,
+            "prompt_prefix": self.prompt_prefix,
+            "prompt_suffix_template": self.prompt_suffix_template,
+            # LoRA adapter applied to the model (adapter=...); None for the base model
+            "adapter_sha256": self.adapter_hash,
+            "adapter_path": self.adapter_path,
+            "adapter_merged": self.merge_adapter,
+        }
+
+    def prompts(self, tasks: Iterable[str]) -> dict[str, str]:
+        return {t: self.prompt(t) for t in tasks}
+
     # ---- public --------------------------------------------------------------------------------------------
     def prompt(self, instruction: str) -> str:
         """The prompt with one video slot; the instruction is used verbatim."""
@@ -172,9 +201,12 @@ class TopRewardScorer:
         )  # fmt: skip
 
     def score_episode(
-        self, frames: np.ndarray | torch.Tensor, *, fps: float, instruction: str
+        self, frames: np.ndarray | torch.Tensor, *, fps: float, instruction: str, episode_index: int = 0
     ) -> EpisodeScore:
-        """Score one episode. frames: (N, H, W, 3) uint8 (or (N, 3, H, W)); fps: the episode's frame rate."""
+        """Score one episode. frames: (N, H, W, 3) uint8 (or (N, 3, H, W)); fps: the episode's frame rate.
+
+        ``episode_index`` is unused (TOPReward sees only the frames and the instruction).
+        """
         t0 = time.perf_counter()
         text = self.prompt(instruction)
         video = _as_frames(frames)  # (N, 3, H, W) uint8
