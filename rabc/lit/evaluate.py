@@ -110,6 +110,7 @@ def evaluate(
     batch_size: int = 10,
     max_steps: int | None = None,
     record_videos: int = 0,
+    num_workers: int = 0,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Roll out the policy of ``checkpoint`` (a run directory, a lerobot policy directory or a run's ``.ckpt``)
@@ -163,6 +164,7 @@ def evaluate(
                 camera=cam,
                 max_steps=max_steps,
                 record_videos=record_videos,
+                num_workers=num_workers,
             )
             _, lo, hi = wilson_interval(int(r.success.sum()), len(seeds))
             res[task] = {

@@ -87,6 +87,7 @@ def prepare_weights(
         quality=eps["quality_name"].to_numpy()[row] if labelled else None,
         success=eps["success"].to_numpy()[row].astype(bool) if labelled else None,
         max_weight=getattr(cfg.weighting, "max_weight", None),
+        near_uniform_cv=0.0 if table.metadata.get("scheme") == "uniform" else 0.05,  # BC is uniform by design
     )
     labels = frame_labels(cfg.dataset.root)
     if labels is not None:  # a dataset rabc generated: do the weights separate good frames from bad ones?

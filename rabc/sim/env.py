@@ -25,7 +25,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from rabc.sim.tasks import TaskSpec, get_task
 from rabc.types import OBS_ENV_STATE, OBS_STATE, image_key
@@ -203,3 +205,58 @@ def split_raw_obs(raw: np.ndarray) -> dict[str, np.ndarray]:
         OBS_STATE: raw[..., 0:4].astype(np.float32),
         OBS_ENV_STATE: np.concatenate([raw[..., 4:18], raw[..., 36:39]], axis=-1).astype(np.float32),
     }
+
+
+class MetaWorldBatchEnv(gym.Env):
+    """``k`` :class:`MetaWorldEnv` of one task stepped in turn, as one ``gymnasium.Env`` for a vector-env worker.
+
+    A gymnasium vector env runs one sub-env per process; packing ``k`` envs into each sub-env lets a batch of any
+    size run over as many worker processes as there are cores. Observations are the lerobot keys with a leading
+    axis ``k`` plus ``success`` (int8, ``k``); the action is (k, 4). Episodes never end on their own (the caller
+    counts steps), so the vector env's autoreset never fires. ``reset(options={"seeds": [...]})`` takes the seeds of
+    the whole vector env; this sub-env uses its slice ``[slot * k, slot * k + k)``.
+    """
+
+    def __init__(
+        self, task: str, k: int, slot: int, camera: str | None = None, image_size: int = 128
+    ) -> None:
+        self.envs = [MetaWorldEnv(task, camera=camera, image_size=image_size) for _ in range(k)]
+        self.k, self.slot = int(k), int(slot)
+        obs = {
+            OBS_STATE: spaces.Box(-np.inf, np.inf, (k, STATE_DIM), np.float32),
+            OBS_ENV_STATE: spaces.Box(-np.inf, np.inf, (k, ENV_STATE_DIM), np.float32),
+            "success": spaces.Box(0, 1, (k,), np.int8),
+        }
+        key = self.envs[0].image_key
+        if key is not None:
+            obs[key] = spaces.Box(0, 255, (k, image_size, image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(obs)
+        self.action_space = spaces.Box(-1.0, 1.0, (k, ACTION_DIM), np.float32)
+
+    @property
+    def max_steps(self) -> int:
+        return self.envs[0].max_steps
+
+    def _stack(self, obs: list[dict[str, np.ndarray]], success: np.ndarray) -> dict[str, np.ndarray]:
+        out = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+        out["success"] = success.astype(np.int8)
+        return out
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        seeds = list((options or {}).get("seeds", []))[self.slot * self.k : self.slot * self.k + self.k]
+        if len(seeds) != self.k:
+            raise ValueError(
+                f"reset needs options={{'seeds': [...]}} covering slot {self.slot} of {self.k} envs"
+            )
+        obs = [env.reset(s) for env, s in zip(self.envs, seeds)]
+        return self._stack(obs, np.zeros(self.k, dtype=bool)), {}
+
+    def step(self, action: np.ndarray):
+        results = [env.step(a) for env, a in zip(self.envs, np.asarray(action, dtype=np.float32))]
+        success = np.array([r.success for r in results])
+        reward = float(sum(r.reward for r in results))
+        return self._stack([r.obs for r in results], success), reward, False, False, {}
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()

@@ -4,6 +4,11 @@
 returns actions (B, 4). Envs step in lock-step so that stateful policies (ACT's and Diffusion's action queues,
 which assume a fixed batch) see a constant batch size; an env that has succeeded keeps stepping, but its result
 is frozen at its first success. Each task's own step limit (``max_path_length``) is used unless overridden.
+
+With ``num_workers >= 2`` the envs of a batch are spread over that many processes with gymnasium's
+``AsyncVectorEnv`` (each process steps its share of the batch, :class:`rabc.sim.env.MetaWorldBatchEnv`); the policy
+stays in the calling process. Each env depends only on its seed and its actions, so both paths give the same
+results for the same seeds (tested).
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from rabc.sim.env import MetaWorldEnv
+from rabc.sim.env import MetaWorldBatchEnv, MetaWorldEnv
+from rabc.types import image_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,62 @@ class TaskRollouts:
         return float(self.success.mean()) if len(self.success) else float("nan")
 
 
+class _SerialEnvs:
+    """``n`` envs stepped in turn in this process."""
+
+    def __init__(self, task: str, n: int, camera: str | None, image_size: int) -> None:
+        self.envs = [MetaWorldEnv(task, camera=camera, image_size=image_size) for _ in range(n)]
+        self.n, self.max_steps = n, self.envs[0].max_steps
+        self.active = self.envs
+
+    def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:
+        self.active = self.envs[: len(seeds)]  # a last, smaller batch steps only its own envs
+        obs = [env.reset(s) for env, s in zip(self.active, seeds)]
+        return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+
+    def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        results = [env.step(a) for env, a in zip(self.active, actions)]
+        obs = {k: np.stack([r.obs[k] for r in results]) for k in results[0].obs}
+        return obs, np.array([r.success for r in results])
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class _ProcessEnvs:
+    """``n`` envs over ``workers`` processes (gymnasium ``AsyncVectorEnv``, forkserver: each worker makes its own
+    rendering context, as lerobot's env factory does)."""
+
+    def __init__(self, task: str, n: int, workers: int, camera: str | None, image_size: int) -> None:
+        import gymnasium as gym
+
+        self.k = -(-n // workers)  # envs per worker
+        self.workers = -(-n // self.k)
+        self.n = self.k * self.workers  # >= n; extra envs step on a copy of a seed and are ignored
+        fns = [partial(MetaWorldBatchEnv, task, self.k, w, camera, image_size) for w in range(self.workers)]
+        self.vec = gym.vector.AsyncVectorEnv(fns, context="forkserver", shared_memory=True)
+        self.max_steps = int(self.vec.call("max_steps")[0])
+
+    def _flat(self, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        flat = {k: v.reshape(self.n, *v.shape[2:]) for k, v in obs.items()}
+        return flat, flat.pop("success").astype(bool)
+
+    def reset(self, seeds: list[int]) -> dict[str, np.ndarray]:
+        padded = seeds + [seeds[-1]] * (self.n - len(seeds))
+        obs, _ = self.vec.reset(options={"seeds": padded})
+        return self._flat(obs)[0]
+
+    def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        padded = np.zeros((self.n, actions.shape[1]), dtype=np.float32)
+        padded[: len(actions)] = actions
+        obs, *_ = self.vec.step(padded.reshape(self.workers, self.k, -1))
+        return self._flat(obs)
+
+    def close(self) -> None:
+        self.vec.close()
+
+
 def rollout_task(
     act: ActFn,
     reset: Callable[[], None],
@@ -48,6 +111,7 @@ def rollout_task(
     image_size: int = 128,
     max_steps: int | None = None,
     record_videos: int = 0,
+    num_workers: int = 0,
     show_progress: bool = True,
 ) -> TaskRollouts:
     """Roll ``act`` out on ``task`` from each seed's initial state.
@@ -58,47 +122,54 @@ def rollout_task(
         camera: camera to render into the observations (None for state-only policies; needed for videos).
         max_steps: step limit; default the env's own ``max_path_length``.
         record_videos: keep the camera frames of this many episodes (requires ``camera``).
+        num_workers: 0 or 1 steps the envs in this process; >= 2 spreads a batch over that many processes.
     """
     seeds = [int(s) for s in seeds]
     if record_videos and camera is None:
         raise ValueError("record_videos needs a camera")
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
     n_env = max(1, min(batch_size, len(seeds)))
-    envs = [MetaWorldEnv(task, camera=camera, image_size=image_size) for _ in range(n_env)]
+    envs: _SerialEnvs | _ProcessEnvs
+    if num_workers >= 2 and n_env >= 2:
+        envs = _ProcessEnvs(task, n_env, min(num_workers, n_env), camera, image_size)
+    else:
+        envs = _SerialEnvs(task, n_env, camera, image_size)
+    img_key = None if camera is None else image_key(camera)
     success = np.zeros(len(seeds), dtype=bool)
     steps = np.zeros(len(seeds), dtype=np.int64)
     videos: list[np.ndarray] = []
     try:
-        limit = int(max_steps or envs[0].max_steps)
+        limit = int(max_steps or envs.max_steps)
         bar = tqdm(
             total=len(seeds), desc=f"rollouts {task}", unit="ep", disable=not show_progress, leave=False
         )
         for start in range(0, len(seeds), n_env):
             chunk = seeds[start : start + n_env]
-            active = envs[: len(chunk)]
+            m = len(chunk)
             reset()
-            obs = [env.reset(seed) for env, seed in zip(active, chunk)]
-            done = np.zeros(len(chunk), dtype=bool)
+            obs = envs.reset(chunk)
+            done = np.zeros(m, dtype=bool)
             frames: list[list[np.ndarray]] = [[] for _ in chunk]
             for t in range(limit):
-                batch = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
-                actions = np.asarray(act(batch), dtype=np.float32).reshape(len(chunk), -1)
-                for i, env in enumerate(active):
-                    if start + i < record_videos and not done[i] and env.image_key is not None:
-                        frames[i].append(obs[i][env.image_key])
-                    result = env.step(actions[i])
-                    obs[i] = result.obs
-                    if result.success and not done[i]:
-                        done[i] = True
-                        success[start + i] = True
-                        steps[start + i] = t + 1
+                batch = {k: v[:m] for k, v in obs.items()}
+                actions = np.asarray(act(batch), dtype=np.float32).reshape(m, -1)
+                if img_key is not None:
+                    for i in range(m):
+                        if start + i < record_videos and not done[i]:
+                            frames[i].append(batch[img_key][i].copy())
+                obs, succ = envs.step(actions)
+                new = succ[:m] & ~done
+                success[start : start + m] |= new
+                steps[start : start + m][new] = t + 1
+                done |= new
                 if done.all():
                     break
-            steps[start : start + len(chunk)][~done] = limit
+            steps[start : start + m][~done] = limit
             videos.extend(np.stack(f) for i, f in enumerate(frames) if start + i < record_videos and f)
-            bar.update(len(chunk))
+            bar.update(m)
         bar.close()
     finally:
-        for env in envs:
-            env.close()
+        envs.close()
     log.info("%s: %d/%d successes", task, int(success.sum()), len(seeds))
     return TaskRollouts(task, np.asarray(seeds), success, steps, videos)

@@ -77,3 +77,18 @@ def test_foreign_dataset_trains_with_progress_weights(foreign, tmp_path):
 def test_label_schemes_name_the_missing_column(foreign, tmp_path, scheme, column):
     with pytest.raises(ValueError, match=f"no '{column}' column"):
         train(_cfg(foreign, f"weighting={scheme}"), tmp_path / scheme)
+
+
+def test_uniform_weights_raise_no_near_uniform_warning(foreign, tmp_path, caplog):
+    """Plain BC is uniform by design: its diagnostics carry no near-uniform warning."""
+    import json
+
+    from rabc.data import dataset_fingerprint, episode_table
+    from rabc.lit.run import prepare_weights
+
+    eps = episode_table(foreign)
+    n = int(eps["to_index"].max())
+    prepare_weights(_cfg(foreign, "weighting=uniform"), tmp_path, eps, dataset_fingerprint(foreign), n, 20.0)
+    diag = json.loads((tmp_path / "weights_diagnostics.json").read_text())
+    assert diag["cv"] == 0.0  # the weights are exactly uniform ...
+    assert diag["warnings"] == [] and "near-uniform" not in caplog.text  # ... and that is not flagged
