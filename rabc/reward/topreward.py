@@ -31,6 +31,8 @@ from rabc.reward.prompts import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
+#: Progress corrections (TopRewardScorer(correction=...)).
+CORRECTIONS = ("none", "static")
 
 
 def anchor_lengths(num_frames: int, num_anchors: int | None = 15) -> np.ndarray:
@@ -80,6 +82,7 @@ class EpisodeScore:
     frame_size: tuple[int, int]  # (h, w) every frame was resized to, once
     fps: float
     stats: dict = field(default_factory=dict)  # visual_tokens, lm_tokens, seconds, sweep
+    logp_static: np.ndarray | None = None  # (K,) raw log p(" True") of the still clip (correction="static")
 
 
 class TopRewardScorer:
@@ -96,6 +99,11 @@ class TopRewardScorer:
             Longer prompts are subsampled to fit, with a warning — never an error mid-dataset.
         frame_size: (h, w) to resize every frame to; default: the size the processor picks for the whole clip.
         remainder_batch_size: prefixes per LM call in the cached sweep (> 1 for GPUs; 1 is fastest on CPU).
+        correction: ``"none"`` (the paper) or ``"static"``: length-bias correction. The still clip (the first frame
+            repeated, same timestamps) is scored at the same anchors through the same sweep and its log p curve is
+            subtracted from the episode's before Eq. 2, so what a growing clip earns by its length alone is removed.
+            ``logp_true`` stays raw; the still clip's curve is ``logp_static``. A 1-frame episode equals its own
+            still clip: its corrected curve is 0 and its progress 1 everywhere (Eq. 2's rule for a constant curve).
         adapter: directory of a peft LoRA adapter (``save_pretrained`` layout, see :mod:`rabc.reward.lora`) to
             apply to the loaded model; its sha256 is ``self.adapter_hash`` for provenance.
         merge_adapter: merge the adapter into the base weights (default) or keep the LoRA layers separate.
@@ -119,9 +127,13 @@ class TopRewardScorer:
         remainder_batch_size: int = 1,
         prompt_prefix: str = DEFAULT_PROMPT_PREFIX,
         prompt_suffix_template: str = DEFAULT_PROMPT_SUFFIX_TEMPLATE,
+        correction: str = "none",
         adapter: str | None = None,
         merge_adapter: bool = True,
     ) -> None:
+        if correction not in CORRECTIONS:
+            raise ValueError(f"unknown progress correction {correction!r}; choose one of {CORRECTIONS}")
+        self.correction = correction
         if isinstance(model, VLMAdapter):
             self.adapter, self.model_id = model, str(model.model.config.name_or_path or "")
         else:
@@ -187,6 +199,7 @@ class TopRewardScorer:
             "adapter_sha256": self.adapter_hash,
             "adapter_path": self.adapter_path,
             "adapter_merged": self.merge_adapter,
+            "correction": self.correction,
         }
 
     def prompts(self, tasks: Iterable[str]) -> dict[str, str]:
@@ -218,13 +231,18 @@ class TopRewardScorer:
         stats = SweepStats()
         logp = self.prefix_logprobs(text, clip, lengths, stats)
         anchors = clip.indices[lengths - 1]
-        s = minmax_normalise(logp[:, 0])
+        curve, static = logp[:, 0], None
+        if self.correction == "static":
+            static = self.prefix_logprobs(text, still_clip(clip), lengths, stats)[:, 0]
+            curve = curve - static
+        s = minmax_normalise(curve)
         return EpisodeScore(
             anchor_lengths=lengths, anchor_frames=anchors, logp_true=logp[:, 0], logp_false=logp[:, 1],
             progress_anchors=s, progress=dense_progress(anchors, s, n), frame_indices=clip.indices,
             frame_size=(int(clip.frames.shape[-2]), int(clip.frames.shape[-1])), fps=float(fps),
             stats={"visual_tokens": stats.visual_tokens, "lm_tokens": stats.lm_tokens,
                    "seconds": time.perf_counter() - t0, "sweep": "cached" if self.prefix_cache else "naive"},
+            logp_static=static,
         )  # fmt: skip
 
     def prefix_logprobs(
@@ -289,6 +307,12 @@ class TopRewardScorer:
             return int(self.frame_size[0]), int(self.frame_size[1])
         # the size the processor would pick for the whole clip; ≥ 2 frames since a single frame is duplicated
         return self.adapter.target_size(max(num_frames, 2), int(hw[0]), int(hw[1]))
+
+
+def still_clip(clip: VideoClip) -> VideoClip:
+    """The clip's first frame repeated over all its frames, with the clip's own timestamps (frame indices, fps)."""
+    frames = clip.frames[:1].expand_as(clip.frames).contiguous()
+    return VideoClip(frames, clip.indices, clip.fps)
 
 
 def _uniform(n: int, k: int) -> np.ndarray:
