@@ -42,6 +42,25 @@ def resolve_fps(progress: ProgressTable, fps: float | None) -> float:
     return float(fps)
 
 
+def check_no_gaps(progress: ProgressTable, path: str | Path) -> None:
+    """Every episode's frames must start at frame 0 and follow each other (frame_index and index step by 1):
+    a progress file with frames missing inside an episode would silently leave them without a weight."""
+    if len(progress) == 0:
+        return
+    same = progress.episode_index[1:] == progress.episode_index[:-1]
+    starts = np.r_[True, ~same]
+    bad = same & ((np.diff(progress.frame_index) != 1) | (np.diff(progress.index) != 1))
+    first = starts & (progress.frame_index != 0)
+    if bad.any() or first.any():
+        row = int(np.flatnonzero(np.r_[False, bad] | first)[0])
+        ep, fr = int(progress.episode_index[row]), int(progress.frame_index[row])
+        prev = "its start" if first[row] else f"frame {int(progress.frame_index[row - 1])}"
+        raise RabcFileError(
+            f"{path}: frames missing inside episode {ep} (frame {fr} follows {prev}); "
+            "every frame of a scored episode needs a progress value: score that episode again"
+        )
+
+
 def compute_weights(
     progress_path: str | Path,
     scheme: WeightingScheme,
@@ -56,6 +75,7 @@ def compute_weights(
     progress = read_progress(
         progress_path, expect_num_frames=expect_num_frames, expect_fingerprint=expect_fingerprint
     )
+    check_no_gaps(progress, progress_path)
     fps_v = resolve_fps(progress, fps)
     result = scheme(progress, fps_v, episode_info)
     meta = {
