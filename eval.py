@@ -1,34 +1,19 @@
-"""Evaluate a checkpoint by rollouts on held-out seeds: ``python eval.py checkpoint=<run dir | policy dir | .ckpt>``."""
+"""Evaluate a checkpoint by rollouts on held-out seeds: ``python eval.py checkpoint=<run dir | policy dir | .ckpt>``.
 
-from pathlib import Path
+The job: :mod:`rabc.app.eval` (``--help`` for the options).
+"""
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-
-def _logs_dir(checkpoint: str) -> str:
-    """Hydra's log directory: ``<run dir>/eval_logs`` (for a ``.ckpt``, the run directory above ``checkpoints/``)."""
-    path = Path(checkpoint)
-    if path.suffix == ".ckpt":
-        path = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    return str(path / "eval_logs")
+from rabc.app import cli
+from rabc.app import eval as app_eval
 
 
-OmegaConf.register_new_resolver("eval_logs_dir", _logs_dir, replace=True)
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="eval")
+@cli.command("eval")
 def main(cfg: DictConfig) -> None:
-    from rabc.lit.evaluate import evaluate
-
-    kw = OmegaConf.to_container(cfg, resolve=True)
-    report = evaluate(kw.pop("checkpoint"), **kw)
-    overall = report["overall"]
-    print(
-        f"success {overall['successes']}/{overall['episodes']} = {overall['rate']:.3f} "
-        f"(95% CI {overall['ci95'][0]:.3f}-{overall['ci95'][1]:.3f})"
-    )
+    print(app_eval.run(cfg).summary())
 
 
 if __name__ == "__main__":
+    app_eval.register_resolvers()  # ${eval_logs_dir:...} in configs/eval.yaml
     main()

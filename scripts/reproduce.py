@@ -1,7 +1,7 @@
 """Reproduce the paper's tables; ``--help`` lists the presets and options.
 
-    python scripts/reproduce.py table=4 size=smoke|medium|full|decisive|... [key=value ...]
-    python scripts/reproduce.py table=[1,2,3,5] reward.model=... reward.datasets=[...] reward.out=...
+python scripts/reproduce.py table=4 size=smoke|medium|full|decisive|... [key=value ...]
+python scripts/reproduce.py table=[1,2,3,5] reward.model=... reward.datasets=[...] reward.out=...
 """
 
 import hydra

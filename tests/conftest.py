@@ -12,7 +12,31 @@ import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def compose_config(
+    name: str, overrides=(), *, config_dir: str | Path = CONFIGS, version_base: str | None = "1.3"
+):
+    """``configs/<name>.yaml`` composed with ``overrides`` as the command composes it (train's structured
+    schema registered); ``config_dir`` for a sub-directory's configs."""
+    from hydra import compose, initialize_config_dir
+
+    from rabc.lit.config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(config_dir), version_base=version_base):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.fixture
+def compose_cfg():
+    """``compose_cfg(name, overrides)``: see :func:`compose_config`."""
+    return compose_config
 
 
 @pytest.fixture(scope="session")

@@ -19,40 +19,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from rabc import __version__
 from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
-from rabc.data.segments import frame_labels
+from rabc.data.weights import diagnose, episode_info, labels_from_episodes, make_weights
 from rabc.io import file_sha256, git_sha, write_json
 from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModule
 from rabc.lit.module import WeightedBCModule
 from rabc.policies import make_policy
-from rabc.weighting import (
-    EpisodeInfo,
-    WeightTable,
-    compute_weights,
-    format_diagnostics,
-    format_separation,
-    separation_report,
-    weight_diagnostics,
-    write_weights,
-)
+from rabc.weighting import WeightTable, format_diagnostics, format_separation
 
 log = logging.getLogger(__name__)
-
-
-def episode_info(episodes) -> EpisodeInfo:
-    """Per-episode labels for the schemes that need them; a dataset without rabc's sidecar (e.g. one written by
-    lerobot's own tools) has none, and only the schemes that need them fail, naming the missing column."""
-    labelled = not episodes["success"].isna().any()
-    return EpisodeInfo(
-        episodes["episode_index"].to_numpy(),
-        episodes["success"].to_numpy(dtype=bool) if labelled else None,
-        episodes["quality_name"].to_numpy() if labelled else None,
-    )
 
 
 def prepare_weights(
     cfg: DictConfig, run_dir: Path, episodes, fingerprint: str, num_frames: int, fps: float
 ) -> WeightTable:
-    """Load ``cfg.weights`` or compute them from ``cfg.progress`` with ``cfg.weighting`` into the run dir."""
+    """Load ``cfg.weights`` or compute them from ``cfg.progress`` with ``cfg.weighting`` into the run dir
+    (:func:`rabc.data.weights.make_weights`); diagnostics and separation report to ``weights_diagnostics.json``."""
+    labels = labels_from_episodes(episodes)
+    max_weight = getattr(cfg.weighting, "max_weight", None)
     if cfg.weights:
         table = WeightTable.load(
             cfg.weights,
@@ -60,41 +43,39 @@ def prepare_weights(
             expect_fingerprint=fingerprint,
             fallback_weight=cfg.data.fallback_weight,
         )
+        index = labels["index"]
+        uniform = (
+            table.metadata.get("scheme") == "uniform"
+        )  # BC is uniform by design: no near-uniform warning
+        diag = diagnose(
+            index,
+            table.lookup(index),
+            labels=labels,
+            dataset_root=cfg.dataset.root,
+            max_weight=max_weight,
+            near_uniform_cv=0.0 if uniform else 0.05,
+        )
     else:
         scheme = instantiate(OmegaConf.to_container(cfg.weighting, resolve=True))
-        info = episode_info(episodes)
-        result, meta = compute_weights(
-            cfg.progress,
+        made = make_weights(
             scheme,
+            cfg.progress,
+            run_dir / "weights.parquet",
+            dataset_root=cfg.dataset.root,
+            labels=labels,
+            episode_info=episode_info(episodes),
             fps=fps,  # the dataset's: a progress file from another tool may not record it
-            episode_info=info,
             expect_num_frames=num_frames,
             expect_fingerprint=fingerprint,
+            extra_meta={"dataset_fingerprint": fingerprint},
         )
-        meta["dataset_fingerprint"] = fingerprint
-        write_weights(run_dir / "weights.parquet", result, meta)
         table = WeightTable.from_result(
-            result, meta, fallback_weight=cfg.data.fallback_weight, source=str(run_dir / "weights.parquet")
+            made.result,
+            made.meta,
+            fallback_weight=cfg.data.fallback_weight,
+            source=str(run_dir / "weights.parquet"),
         )
-    # per-frame quality / success labels for the diagnostics (episodes are contiguous ranges of global index)
-    eps = episodes.sort_values("from_index")
-    index = np.arange(int(eps["from_index"].iloc[0]), int(eps["to_index"].iloc[-1]))
-    row = np.searchsorted(eps["to_index"].to_numpy(), index, side="right")  # (N,) episode row of each frame
-    w = table.lookup(index)
-    labelled = not eps["success"].isna().any()
-    diag = weight_diagnostics(
-        w,
-        quality=eps["quality_name"].to_numpy()[row] if labelled else None,
-        success=eps["success"].to_numpy()[row].astype(bool) if labelled else None,
-        max_weight=getattr(cfg.weighting, "max_weight", None),
-        near_uniform_cv=0.0 if table.metadata.get("scheme") == "uniform" else 0.05,  # BC is uniform by design
-    )
-    labels = frame_labels(cfg.dataset.root)
-    if labels is not None:  # a dataset rabc generated: do the weights separate good frames from bad ones?
-        lab_index, segments, classes = labels
-        diag["separation"] = separation_report(
-            table.lookup(lab_index), segments, classes, max_weight=getattr(cfg.weighting, "max_weight", None)
-        )
+        diag = made.diagnostics
     write_json(run_dir / "weights_diagnostics.json", diag)
     log.info("weights (%s):\n%s", cfg.weighting.name, format_diagnostics(diag))
     if "separation" in diag:

@@ -271,12 +271,18 @@ def test_bad_inputs(runs, tmp_path):
         make_report(tmp_path / "nothing*", tmp_path / "o")
 
 
-def test_make_tables_cli_and_no_torch(runs, tmp_path):
+def test_tables_command_and_no_torch(runs, tmp_path):
     out = tmp_path / "cli"
     code = (
-        f"import sys, runpy; sys.argv=['make_tables', 'runs={runs}', 'out={out}']; "
-        "runpy.run_path('scripts/make_tables.py', run_name='__main__'); "
-        "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules"
+        "import sys\n"
+        "from hydra import compose, initialize_config_dir\n"
+        "from rabc.app import cli, tables\n"
+        "with initialize_config_dir(config_dir=str(cli.CONFIGS), version_base='1.3'):\n"
+        f"    res = tables.run(compose('make_tables', overrides=['runs={runs}', 'out={out}']))\n"
+        "print(res.summary())\n"
+        "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules, 'torch imported'\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"tables: {out}/table4_unit.md" in proc.stdout
     assert "| a | 0.40 [0.25, 0.58] |" in (out / "table4_unit.md").read_text()

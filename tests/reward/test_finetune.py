@@ -237,22 +237,17 @@ def test_finetune_stage_evaluates_saves_and_reports(tiny_vlm_dir, tiny_dataset, 
     assert json.loads(js.read_text(), parse_constant=float)["random_reference"]["val"]["episodes"]
 
 
-def test_make_indomain_scorer_cli(tiny_dataset, tmp_path):
+def test_make_indomain_scorer_command(tiny_dataset, tmp_path, compose_cfg):
     """The recipe end to end at a toy size: full training, LoRA, report with the random reference, and the
-    scorer it prints loads with its adapter."""
-    import subprocess
-    import sys
-    from pathlib import Path
+    scorer it names loads with its adapter."""
+    from rabc.app import cli, indomain_scorer
 
-    repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "indomain"
     args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
             "scorer.num_anchors=4", "dataset.val_fraction=0.34"]  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, str(repo / "scripts" / "make_indomain_scorer.py"), *args],
-        capture_output=True, text=True, cwd=repo, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = indomain_scorer.run(compose_cfg("indomain", args, config_dir=cli.CONFIGS / "finetune"))
+    assert res.pretrained == out / "pretrained" and res.adapter == out / "adapter"
+    assert f"adapter={str(out / 'adapter')!r}" in res.summary()
     report = json.loads((out / "report.json").read_text(), parse_constant=float)
     assert report["adapter_hash"] == adapter_hash(out / "adapter")
     assert set(report["stages"]) == {"full", "lora"} and "val" in report["random_reference"]
@@ -268,21 +263,17 @@ def test_evaluate_scorer_metrics(ft_scorer, tiny_dataset):
     assert np.isfinite(m["voc"]) and -1 <= m["voc"] <= 1
 
 
-def test_cli_configs_compose_into_stage_configs():
-    from pathlib import Path
-
-    from hydra import compose, initialize_config_dir
+def test_cli_configs_compose_into_stage_configs(compose_cfg):
     from omegaconf import OmegaConf
 
-    configs = Path(__file__).resolve().parents[2] / "configs"
-    with initialize_config_dir(str(configs), version_base="1.3"):
-        cfg = compose("finetune_scorer", overrides=["model=m", "out=o", "dataset.root=d", "objective=bce"])
+    from rabc.app import cli
+
+    cfg = compose_cfg("finetune_scorer", ["model=m", "out=o", "dataset.root=d", "objective=bce"])
     stage = StageConfig(**OmegaConf.to_container(cfg.stage, resolve=True))
     assert stage.objective == "bce" and stage.mode == "lora"
     params = set(TopRewardScorer.__init__.__code__.co_varnames)
     assert set(cfg.scorer) <= params
-    with initialize_config_dir(str(configs / "finetune"), version_base="1.3"):
-        cfg = compose("indomain", overrides=["out=o"])
+    cfg = compose_cfg("indomain", ["out=o"], config_dir=cli.CONFIGS / "finetune")
     for key, mode in (("full", "full"), ("lora", "lora")):
         assert StageConfig(**OmegaConf.to_container(cfg[key], resolve=True)).mode == mode
     with pytest.raises(ValueError, match="mode"):

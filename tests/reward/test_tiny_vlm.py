@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -18,15 +15,6 @@ from transformers import (
 )
 
 from rabc.reward.tiny import QWEN_SPECIAL_TOKENS
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_vlm.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("make_tiny_vlm_script", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_loads_with_real_classes(tiny_vlm_dir):
@@ -81,15 +69,22 @@ def test_forward_runs_and_is_deterministic(tiny_vlm_dir):
     assert torch.equal(a, b) and torch.isfinite(a).all()
 
 
-def test_cli_writes_loadable_model(tmp_path):
-    script = _load_script()
-    script.main([f"out={tmp_path / 'm'}", "seed=3", "max_position_embeddings=4096"])
+def test_command_writes_loadable_model(tmp_path, compose_cfg):
+    from hydra.errors import ConfigCompositionException
+    from omegaconf.errors import MissingMandatoryValue
+
+    from rabc.app import tiny_vlm
+
+    res = tiny_vlm.run(
+        compose_cfg("make_tiny_vlm", [f"out={tmp_path / 'm'}", "seed=3", "max_position_embeddings=4096"])
+    )
+    assert res.out == tmp_path / "m"
     model = AutoModelForImageTextToText.from_pretrained(tmp_path / "m")
     assert model.config.text_config.max_position_embeddings == 4096
-    with pytest.raises(SystemExit):
-        script.parse(["size=tiny"])  # out= is required
-    with pytest.raises(SystemExit):
-        script.parse(["out=x", "colour=red"])
+    with pytest.raises(MissingMandatoryValue):
+        tiny_vlm.run(compose_cfg("make_tiny_vlm", ["size=tiny"]))  # out= is required
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg("make_tiny_vlm", ["out=x", "colour=red"])
 
 
 def test_seed_changes_weights(tmp_path, tiny_vlm_dir):

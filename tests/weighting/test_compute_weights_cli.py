@@ -1,4 +1,4 @@
-"""scripts/compute_weights.py end to end: Hydra config group, dataset labels for diagnostics, outputs."""
+"""The weights command (rabc.app.weights, scripts/compute_weights.py) end to end: Hydra config group, dataset labels for diagnostics, outputs."""
 
 from __future__ import annotations
 
@@ -45,10 +45,11 @@ def inputs(tmp_path):
     return tmp_path, t
 
 
-def _run(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+def _run(cwd: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k != "RABC_DEBUG"}
+    env = {**base, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **(env or {})}
     cmd = [sys.executable, str(REPO / "scripts" / "compute_weights.py"), *overrides]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_cli_writes_weights_diagnostics_and_histogram(inputs):
@@ -73,28 +74,40 @@ def test_cli_writes_weights_diagnostics_and_histogram(inputs):
     assert not list(tmp.glob("*.log")) and not (tmp / "outputs").exists()  # no Hydra run clutter
 
 
-def test_run_episode_scheme_uses_dataset_success(inputs):
-    from hydra import compose, initialize_config_dir
+def test_run_episode_scheme_uses_dataset_success(inputs, compose_cfg):
+    from rabc.app import weights
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import compute_weights as cli
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
     tmp, t = inputs
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        base = [f"progress={tmp / 'progress.parquet'}", f"out={tmp / 'e.parquet'}", "histogram=false"]
-        cfg = compose(
-            config_name="compute_weights",
-            overrides=[*base, "weighting=episode", f"dataset_root={tmp / 'ds'}"],
-        )
-        cli.run(cfg)
-        w = WeightTable.load(tmp / "e.parquet")
-        np.testing.assert_array_equal(w.weight, (t.episode_index != 2).astype(np.float32))
-        # a dataset with another frame count is refused
-        info = tmp / "ds" / "meta" / "info.json"
-        info.write_text(json.dumps({"total_frames": len(t) + 1}))
-        with pytest.raises(RabcFileError, match="info.json says"):
-            cli.run(cfg)
-        with pytest.raises(ValueError, match="success labels|success column"):
-            cli.run(compose(config_name="compute_weights", overrides=[*base, "weighting=episode"]))
+    base = [f"progress={tmp / 'progress.parquet'}", f"out={tmp / 'e.parquet'}", "histogram=false"]
+    cfg = compose_cfg("compute_weights", [*base, "weighting=episode", f"dataset_root={tmp / 'ds'}"])
+    res = weights.run(cfg)
+    assert res.out == tmp / "e.parquet" and res.scheme == "episode" and res.histogram is None
+    w = WeightTable.load(tmp / "e.parquet")
+    np.testing.assert_array_equal(w.weight, (t.episode_index != 2).astype(np.float32))
+    assert w.metadata["diagnostics"] == res.meta["diagnostics"]
+    # a dataset with another frame count is refused
+    info = tmp / "ds" / "meta" / "info.json"
+    info.write_text(json.dumps({"total_frames": len(t) + 1}))
+    with pytest.raises(RabcFileError, match="info.json says"):
+        weights.run(cfg)
+    with pytest.raises(ValueError, match="success labels|success column"):
+        weights.run(compose_cfg("compute_weights", [*base, "weighting=episode"]))
+
+
+def test_cli_user_error_is_one_line(inputs):
+    tmp, _ = inputs
+    proc = _run(tmp, f"progress={tmp / 'missing.parquet'}", f"out={tmp / 'w.parquet'}", "histogram=false")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: ")
+    assert "missing.parquet" in proc.stderr and "Traceback" not in proc.stderr
+    debug = _run(
+        tmp, f"progress={tmp / 'missing.parquet'}", f"out={tmp / 'w.parquet'}", env={"RABC_DEBUG": "1"}
+    )
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_cli_help_says_what_it_does(tmp_path):
+    proc = _run(tmp_path, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Per-frame weights from a progress parquet" in proc.stdout and "Example:" in proc.stdout
+    assert "weighting: " in proc.stdout  # the config groups

@@ -1,0 +1,30 @@
+"""``tables``: tabulate finished runs (reads only ``eval_*.json`` + each run's ``run.json`` and
+``weights_diagnostics.json``; no torch) with :func:`rabc.report.make_report`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from rabc.report import make_report
+
+
+@dataclass(frozen=True)
+class TablesResult:
+    out: Path
+    preset: str
+    report: dict[str, Any]  # the table4_<preset>.json content
+
+    def summary(self) -> str:
+        p = self.out / f"table4_{self.preset}"
+        return f"tables: {p}.md (plots {p}*.png; cells {p}.json)"
+
+
+def run(cfg: DictConfig) -> TablesResult:
+    """``cfg.runs``: a directory or glob, or a list of them; ``cfg.out``: the tables directory."""
+    runs = [cfg.runs] if isinstance(cfg.runs, str) else [str(r) for r in cfg.runs]
+    report = make_report([r for r in runs if r], cfg.out, preset=cfg.get("preset"))
+    return TablesResult(Path(cfg.out), str(report["preset"]), report)
