@@ -41,27 +41,26 @@ class WeightsResult:
 
 def run(cfg: DictConfig) -> WeightsResult:
     scheme: WeightingScheme = instantiate(cfg.weighting)
-    steps = tqdm(total=3, desc=f"weights ({scheme.name})", unit="step")
-    labels = read_dataset_labels(cfg.dataset_root) if cfg.dataset_root is not None else None
-    steps.update()
-    made = make_weights(
-        scheme,
-        cfg.progress,
-        cfg.out,
-        dataset_root=cfg.dataset_root,
-        labels=labels,
-        episode_info=episode_info_from_labels(labels) if labels else None,
-        fps=cfg.fps,
-        near_uniform_cv=cfg.near_uniform_cv,
-        min_ess_fraction=cfg.min_ess_fraction,
-        extra_meta={"config": OmegaConf.to_container(cfg.weighting, resolve=True)},
-    )
-    steps.update()
-    hist = None
-    if cfg.histogram:
-        out = Path(cfg.out)
-        hist = out.with_name(f"{out.stem}_hist.png")
-        plot_weight_histogram(made.result.weight, hist, title=scheme.name)
-    steps.update()
-    steps.close()
+    with tqdm(total=3, desc=f"weights ({scheme.name})", unit="step") as steps:  # closed before any error line
+        labels = read_dataset_labels(cfg.dataset_root) if cfg.dataset_root is not None else None
+        steps.update()
+        made = make_weights(
+            scheme,
+            cfg.progress,
+            cfg.out,
+            dataset_root=cfg.dataset_root,
+            labels=labels,
+            episode_info=episode_info_from_labels(labels) if labels else None,
+            fps=cfg.fps,
+            near_uniform_cv=cfg.near_uniform_cv,
+            min_ess_fraction=cfg.min_ess_fraction,
+            extra_meta={"config": OmegaConf.to_container(cfg.weighting, resolve=True)},
+        )
+        steps.update()
+        hist = None
+        if cfg.histogram:
+            out = Path(cfg.out)
+            hist = out.with_name(f"{out.stem}_hist.png")
+            plot_weight_histogram(made.result.weight, hist, title=scheme.name)
+        steps.update()
     return WeightsResult(Path(cfg.out), scheme.name, made.meta, hist)

@@ -98,8 +98,9 @@ def test_cli_user_error_is_one_line(inputs):
     tmp, _ = inputs
     proc = _run(tmp, f"progress={tmp / 'missing.parquet'}", f"out={tmp / 'w.parquet'}", "histogram=false")
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: ")
-    assert "missing.parquet" in proc.stderr and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()  # the progress bar (closed first), then the one error line
+    assert lines[-1] == f"error: {tmp / 'missing.parquet'}: file not found", proc.stderr
+    assert proc.stderr.count("error: ") == 1 and "Traceback" not in proc.stderr
     debug = _run(
         tmp, f"progress={tmp / 'missing.parquet'}", f"out={tmp / 'w.parquet'}", env={"RABC_DEBUG": "1"}
     )
