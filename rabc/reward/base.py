@@ -56,3 +56,28 @@ def weights_hash(model_dir: str | Path) -> dict[str, str] | None:
     if not d.is_dir():
         return None
     return {p.name: file_sha256(p) for p in sorted(d.glob("*.safetensors"))}
+
+
+def runtime_provenance(adapter: Any) -> dict[str, Any]:
+    """What else decides a model scorer's numbers: dtype, device, package versions, the rabc commit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from rabc import __version__
+    from rabc.io import git_sha
+
+    def _version(package: str) -> str | None:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    param = next(adapter.model.parameters())
+    return {
+        "dtype": str(param.dtype).removeprefix("torch."),
+        "device": str(param.device),
+        "torch_version": torch.__version__,
+        "transformers_version": _version("transformers"),
+        "peft_version": _version("peft"),
+        "rabc_version": __version__,
+        "git_sha": git_sha(),
+    }

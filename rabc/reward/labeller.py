@@ -92,6 +92,9 @@ class Labeller:
         scorer_name: config name stamped into the provenance.
         camera: camera to score (default: the dataset's only video key).
         episodes: subset of episode indices (default: all); the merge then covers exactly these.
+        rescore_mismatched: on resume, a part scored with other settings (any provenance field: dtype, device,
+            package versions, git sha, weights, template mode, correction, ...) is an error naming the fields;
+            ``True`` scores those episodes again with the current settings instead. Parts are never mixed.
     """
 
     def __init__(
@@ -103,7 +106,9 @@ class Labeller:
         scorer_name: str,
         camera: str | None = None,
         episodes: Sequence[int] | None = None,
+        rescore_mismatched: bool = False,
     ) -> None:
+        self.rescore_mismatched = rescore_mismatched
         self.root, self.scorer, self.out, self.camera = Path(root), scorer, Path(out), camera
         info_path = self.root / "meta" / "info.json"
         try:
@@ -133,11 +138,40 @@ class Labeller:
         if not path.is_file():
             return False
         try:
+            _, meta = read_parquet(path)
+        except RabcFileError as e:
+            logger.warning("redoing episode %d: %s", episode_index, e)
+            return False
+        if meta.get("run_key") != self.key:
+            fields = self._mismatch(meta)
+            if not self.rescore_mismatched:
+                raise RabcFileError(
+                    f"{path}: scored with other settings ({fields}); resuming would mix numerics. Pass "
+                    f"rescore_mismatched=true to score such episodes again, or delete {parts_dir(self.out)}"
+                )
+            logger.warning("rescoring episode %d: scored with other settings (%s)", episode_index, fields)
+            return False
+        try:
             self._read_part(path, episode_index)
         except RabcFileError as e:
             logger.warning("redoing episode %d: %s", episode_index, e)
             return False
         return True
+
+    def _mismatch(self, meta: dict[str, Any]) -> str:
+        """The provenance fields (and dataset fingerprint) on which a part differs from this run, as text."""
+        old = dict(meta.get("provenance") or {}, dataset_fingerprint=meta.get("dataset_fingerprint"))
+        new = dict(self.scorer_prov, dataset_fingerprint=self.fingerprint)
+
+        def norm(v: Any) -> Any:  # as stored in the part's JSON metadata (tuples become lists)
+            return json.loads(json.dumps(v, default=str))
+
+        diff = [
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+            for k in sorted(set(old) | set(new))
+            if norm(old.get(k)) != norm(new.get(k))
+        ]
+        return "; ".join(diff) or "run key differs"
 
     def run(
         self, shard: tuple[int, int] = (0, 1), *, resume: bool = False, show_progress: bool = True
@@ -184,6 +218,8 @@ class Labeller:
         )
         meta = {
             "run_key": self.key,
+            "provenance": self.scorer_prov,
+            "dataset_fingerprint": self.fingerprint,
             "episode_index": int(episode_index),
             "from_index": int(from_index),
             "length": int(length),
@@ -297,12 +333,16 @@ def label_dataset(
     episodes: Sequence[int] | None = None,
     camera: str | None = None,
     show_progress: bool = True,
+    rescore_mismatched: bool = False,
 ) -> ProgressTable | None:
     """Score this process's shard, then merge if every selected episode is done (or raise with ``merge_only``).
 
     Returns the merged table, or None when other shards are still missing.
     """
-    lab = Labeller(root, scorer, out, scorer_name=scorer_name, camera=camera, episodes=episodes)
+    lab = Labeller(
+        root, scorer, out, scorer_name=scorer_name, camera=camera, episodes=episodes,
+        rescore_mismatched=rescore_mismatched,
+    )  # fmt: skip
     if not merge_only:
         lab.run(parse_shard(shard), resume=resume, show_progress=show_progress)
     if merge_only or (merge and not lab.missing_episodes()):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from rabc.reward.adapters import VideoClip, VLMAdapter
-from rabc.reward.base import weights_hash
+from rabc.reward.base import runtime_provenance, weights_hash
 from rabc.reward.prefix_cache import SweepStats, cached_prefix_logprobs
 from rabc.reward.prompts import (
     ANSWER,
@@ -200,6 +200,7 @@ class TopRewardScorer:
             "adapter_path": self.adapter_path,
             "adapter_merged": self.merge_adapter,
             "correction": self.correction,
+            **runtime_provenance(self.adapter),
         }
 
     def prompts(self, tasks: Iterable[str]) -> dict[str, str]:
