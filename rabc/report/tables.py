@@ -35,7 +35,14 @@ def cell_stat(successes: int, episodes: int, n_seeds: int) -> dict[str, Any]:
     bootstrap of :mod:`rabc.report.table4`); it always lies inside [0, 1].
     """
     m, lo, hi = binomial_ci(int(successes), int(episodes))
-    return {"mean": m, "lo": lo, "hi": hi, "n_seeds": int(n_seeds), "method": "wilson", "episodes": int(episodes)}
+    return {
+        "mean": m,
+        "lo": lo,
+        "hi": hi,
+        "n_seeds": int(n_seeds),
+        "method": "wilson",
+        "episodes": int(episodes),
+    }
 
 
 def format_cell(c: dict[str, Any] | None) -> str:
@@ -79,7 +86,9 @@ def build_table(df: pd.DataFrame, split: str = "test", heldout: bool = False) ->
     for col in cols:
         sub = sel[sel["column"] == col]
         for task, g in sub.groupby("task"):
-            table.at[task, col] = cell_stat(g["successes"].sum(), g["episodes"].sum(), g["train_seed"].nunique())
+            table.at[task, col] = cell_stat(
+                g["successes"].sum(), g["episodes"].sum(), g["train_seed"].nunique()
+            )
         per_seed = seed_means(sub)
         tot = sub[sub["train_seed"].isin(per_seed.index)]
         table.at[MEAN_ROW, col] = cell_stat(tot["successes"].sum(), tot["episodes"].sum(), len(per_seed))
@@ -114,8 +123,9 @@ def paper_table4_markdown() -> str:
 def diagnostics_table(
     df: pd.DataFrame, diags: dict[str, dict[str, Any]], split: str = "test"
 ) -> pd.DataFrame:
-    """Per recipe: mean over its runs of ESS fraction, zero fraction, CV, and the mean weight of each demo
-    quality relative to the overall mean weight (1 = average frame)."""
+    """Per recipe: mean over its runs of ESS fraction, zero fraction, CV, the separation report (good-vs-bad frame
+    AUC, bad frames' mean weight / clean demos', fraction of Σw on bad frames; where the runs have one) and the
+    mean weight of each demo quality relative to the overall mean weight (1 = average frame)."""
     sel = df[df["split"] == split].drop_duplicates("run_dir")
     rows = {}
     for col in _columns_in_order(sel):
@@ -128,6 +138,11 @@ def diagnostics_table(
             "zero fraction": np.mean([d["zero_fraction"] for d in ds]),
             "CV": np.mean([d["cv"] for d in ds]),
         }
+        seps = [d["separation"] for d in ds if d.get("separation")]
+        if seps:  # rabc.weighting.separation: good-vs-bad frame AUC, bad frames' weight vs clean demos'
+            row["good-vs-bad AUC"] = np.mean([s["auc"] for s in seps])
+            row["bad/clean weight"] = np.mean([s["bad_over_clean"] for s in seps])
+            row["weight on bad"] = np.mean([s["bad_weight_fraction"] for s in seps])
         for d in ds:
             for q, g in (d.get("by_quality") or {}).items():
                 row.setdefault(f"w/w̄ {q}", []).append(

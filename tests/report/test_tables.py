@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from rabc.io import RabcFileError
@@ -92,6 +93,7 @@ def runs(tmp_path):
             "cv": 1.0,
             "mean": 2.0,
             "by_quality": {"clean": {"mean_weight": 3.0}, "fail": {"mean_weight": 1.0}},
+            "separation": {"auc": 0.8 + 0.05 * s, "bad_over_clean": 0.3, "bad_weight_fraction": 0.2},
         }
         write_run(
             r,
@@ -227,7 +229,11 @@ def test_make_report_files_and_schema(runs, tmp_path):
         "value",
         "ci",
     }
-    assert res["diagnostics"]["top_awr_tempered / oracle"]["w/w̄ clean"] == pytest.approx(1.5)
+    diag = res["diagnostics"]["top_awr_tempered / oracle"]
+    assert diag["w/w̄ clean"] == pytest.approx(1.5)
+    assert diag["good-vs-bad AUC"] == pytest.approx(0.85) and diag["bad/clean weight"] == pytest.approx(0.3)
+    assert np.isnan(res["diagnostics"]["uniform"]["good-vs-bad AUC"])  # its runs have no separation report
+    assert "| good-vs-bad AUC | bad/clean weight | weight on bad |" in md
     assert "top_awr_tempered (oracle progress) reaches 0.65" in saved["headline"]
 
 
