@@ -58,7 +58,9 @@ def plot_progress_curves(
     n = len(curves)
     cols = min(ncols, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.1 * rows), squeeze=False, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 3.1 * rows), squeeze=False, sharey=True, layout="constrained"
+    )
     for ax, (title, y) in zip(axes.flat, curves.items()):
         y = np.asarray(y, dtype=float)
         t = np.arange(len(y)) / fps

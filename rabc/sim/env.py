@@ -222,7 +222,7 @@ class MetaWorldBatchEnv(gym.Env):
     ) -> None:
         self.envs = [MetaWorldEnv(task, camera=camera, image_size=image_size) for _ in range(k)]
         self.k, self.slot = int(k), int(slot)
-        obs = {
+        obs: dict[str, spaces.Space[Any]] = {
             OBS_STATE: spaces.Box(-np.inf, np.inf, (k, STATE_DIM), np.float32),
             OBS_ENV_STATE: spaces.Box(-np.inf, np.inf, (k, ENV_STATE_DIM), np.float32),
             "success": spaces.Box(0, 1, (k,), np.int8),
