@@ -46,3 +46,25 @@ def test_runtime_defaults_keep_user_settings(monkeypatch):
 
     assert os.environ["MUJOCO_GL"] == "osmesa"
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_commands_show_help_text():
+    """``--help`` of a shell prints the command's help text (what it does, options, an example) and exits 0."""
+    import subprocess
+    import sys
+
+    from rabc.app.cli import CONFIGS
+
+    for script, expect in [
+        ("train.py", "python train.py experiment="),
+        ("scripts/main.py", "skip_scoring=true"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, script, "--help"],
+            cwd=CONFIGS.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert expect in proc.stdout
