@@ -4,13 +4,13 @@ Pure numpy/scipy/sklearn: no torch.
 """
 
 from rabc.metrics.reward import (
-    aggregate_voc,
     static_frame_voc,
     success_auc,
     success_score,
     voc,
     voc_per_episode,
 )
+from rabc.metrics.scorer_quality import EpisodeCurves, quality_markdown, rise_share, scorer_quality_table
 from rabc.metrics.stats import (
     Comparison,
     binomial_ci,
@@ -23,12 +23,15 @@ from rabc.metrics.stats import (
 )
 
 __all__ = [
+    "EpisodeCurves",
+    "quality_markdown",
+    "rise_share",
+    "scorer_quality_table",
     "Comparison",
     "binomial_ci",
     "compare_to_baseline",
     "hierarchical_bootstrap",
     "verdict",
-    "aggregate_voc",
     "bootstrap_aggregate_ci",
     "bootstrap_ci",
     "static_frame_voc",

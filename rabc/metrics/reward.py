@@ -1,4 +1,6 @@
-"""Reward-model metrics of the TOPReward paper (§2 of PAPER.md): VOC, its aggregation, success detection, bias check.
+"""Reward-model metrics of the TOPReward paper (§2 of PAPER.md): VOC, success detection, bias check.
+
+The benchmark aggregation (mean per dataset, then over datasets) is :func:`rabc.metrics.bootstrap_aggregate_ci`.
 
 Pure numpy/scipy/sklearn.
 """
@@ -6,7 +8,7 @@ Pure numpy/scipy/sklearn.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -45,29 +47,6 @@ def voc_per_episode(
 ) -> np.ndarray:
     """VOC of each episode: (E,)."""
     return np.array([voc(s, constant=constant) for s in episodes], dtype=np.float64)
-
-
-def aggregate_voc(per_dataset: Mapping[str, Sequence[float] | np.ndarray]) -> tuple[float, dict[str, float]]:
-    """The paper's aggregation: mean VOC over the episodes of each dataset (NaN episodes — constant predictions —
-    left out and logged), then the unweighted mean over datasets.
-
-    Returns (benchmark score, {dataset: mean VOC}). A dataset whose every episode is NaN has mean NaN and is left
-    out of the benchmark mean. GVL parse failures, which the paper excludes, can be passed as NaN too (use
-    ``voc(..., constant="zero")`` for GVL's constant predictions, which count as 0).
-    """
-    if not per_dataset:
-        raise ValueError("no datasets to aggregate")
-    means: dict[str, float] = {}
-    for name, values in per_dataset.items():
-        v = np.asarray(values, dtype=np.float64)
-        n_nan = int(np.isnan(v).sum())
-        if n_nan:
-            log.warning(
-                "%s: %d of %d episodes have an undefined VOC (constant scores), left out", name, n_nan, len(v)
-            )
-        means[name] = float(np.nanmean(v)) if n_nan < len(v) else float("nan")
-    finite = [m for m in means.values() if np.isfinite(m)]
-    return (float(np.mean(finite)) if finite else float("nan")), means
 
 
 def success_score(raw_log_p: Sequence[float] | np.ndarray, last: int = 3) -> float:

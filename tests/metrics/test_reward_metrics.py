@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rabc.metrics import aggregate_voc, static_frame_voc, success_auc, success_score, voc, voc_per_episode
+from rabc.metrics import (
+    bootstrap_aggregate_ci,
+    static_frame_voc,
+    success_auc,
+    success_score,
+    voc,
+    voc_per_episode,
+)
 
 
 def test_voc_by_hand():
@@ -32,12 +39,9 @@ def test_voc_constant_predictions():
     np.testing.assert_allclose(per, [1, -1, 0])
 
 
-def test_aggregate_voc_mean_over_episodes_then_datasets():
-    overall, per = aggregate_voc({"a": [1.0, 0.5, np.nan], "b": [0.0], "c": [np.nan]})
-    assert per["a"] == pytest.approx(0.75) and per["b"] == 0.0 and np.isnan(per["c"])
-    assert overall == pytest.approx(0.375)  # unweighted over datasets: a has 2 valid episodes, b 1
-    with pytest.raises(ValueError, match="no datasets"):
-        aggregate_voc({})
+def test_benchmark_score_mean_over_episodes_then_datasets():
+    overall, _, _ = bootstrap_aggregate_ci({"a": [1.0, 0.5, np.nan], "b": [0.0], "c": [np.nan]}, n_boot=10)
+    assert overall == pytest.approx(0.375)  # unweighted over datasets: a has 2 valid episodes, b 1; c none
 
 
 def test_success_score_and_auc():
@@ -68,3 +72,44 @@ def test_static_frame_voc_detects_length_bias():
     assert static_frame_voc(content_only, frame, 32, constant="zero") == 0.0
     with pytest.raises(ValueError, match="first_frame"):
         static_frame_voc(content_only, frame[0], 4)
+
+
+def test_rise_share_by_hand():
+    from rabc.metrics import rise_share
+
+    p = np.array([0.0, 0.2, 0.2, 0.6, 0.5, 1.0])  # increments into frames 1..5: .2, 0, .4, -.1, .5 → rise 1.1
+    idle = np.array([False, False, False, True, True, False])
+    assert rise_share(p, idle) == pytest.approx(0.4 / 1.1)  # frame 3's +0.4; frame 4's fall counts as 0
+    assert np.isnan(rise_share(np.ones(4), np.ones(4, dtype=bool)))
+    with pytest.raises(ValueError, match="must both be"):
+        rise_share(p, idle[:-1])
+
+
+def test_scorer_quality_table_separates_a_source_that_rises_while_idle():
+    from rabc.metrics import EpisodeCurves, quality_markdown, scorer_quality_table
+
+    t = np.linspace(0.0, 1.0, 40)
+    idle = np.zeros(40, dtype=bool)
+    idle[16:25] = True  # frames 16..24: the oracle is flat here, a length-biased source keeps rising
+    oracle_p = np.interp(np.arange(40), [0, 15, 24, 39], [0.0, 0.5, 0.5, 1.0])
+    oracle, biased = [], []
+    for i in range(6):
+        ok = i % 2 == 0
+        end = 1.0 if ok else 0.4  # failed episodes stop early in the oracle's view
+        oracle.append(EpisodeCurves(oracle_p * end, oracle_p[::5] * end, ok, idle, np.zeros(8), 1.0))
+        # the still clip rises exactly as much as the real clip's anchors
+        biased.append(EpisodeCurves(t, t[::5], ok, idle, t[::5], t[35] - t[0]))
+    table = scorer_quality_table({"oracle": oracle, "biased": biased}, n_boot=50)
+    # oracle: no rise inside the idle stretch; biased: its share = 9 of 39 equal steps (frames 16..24)
+    assert table["oracle"]["idle_rise_share"][0] == pytest.approx(0.0)
+    assert table["biased"]["idle_rise_share"][0] == pytest.approx(9 / 39)
+    assert table["oracle"]["success_auc"][0] == 1.0 and table["biased"]["success_auc"][0] == 0.5
+    assert table["biased"]["static_rise_ratio"][0] == pytest.approx(1.0)
+    assert np.isnan(table["oracle"]["static_voc"][0])  # a constant still clip has no order: left out
+    assert table["oracle"]["frame_auc"][0] > table["biased"]["frame_auc"][0]
+    est, lo, hi = table["biased"]["voc"]  # strictly rising anchors
+    assert est == pytest.approx(1.0) and lo <= est <= hi
+    md = quality_markdown(table)
+    assert md.count("\n") == 3 and "| biased |" in md
+    with pytest.raises(ValueError, match="no progress sources"):
+        scorer_quality_table({})
