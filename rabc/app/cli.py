@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import hydra
-from hydra.errors import InstantiationException
+from hydra.errors import HydraException, InstantiationException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -43,22 +43,31 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     OmegaConfBaseException,
     InstantiationException,
+    HydraException,
 )
 """Exceptions raised for bad user input: reported in one line unless debugging."""
 
 T = TypeVar("T")
 
 
+_SET_BY_US = "_RABC_SET_HYDRA_FULL_ERROR"
+
+
 def debugging() -> bool:
-    """True when ``RABC_DEBUG`` (or ``HYDRA_FULL_ERROR``) is set to a non-empty value other than ``0``."""
-    return any(os.environ.get(k, "") not in ("", "0") for k in (DEBUG_ENV, "HYDRA_FULL_ERROR"))
+    """True when ``RABC_DEBUG`` (or ``HYDRA_FULL_ERROR``, unless :func:`command` set it) is set to a non-empty
+    value other than ``0``."""
+    keys = (DEBUG_ENV,) if os.environ.get(_SET_BY_US) else (DEBUG_ENV, "HYDRA_FULL_ERROR")
+    return any(os.environ.get(k, "") not in ("", "0") for k in keys)
 
 
 def error_line(exc: BaseException) -> str:
     """``error: <message>`` on one line (a multi-line message is joined with ``; ``)."""
     msg = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, OmegaConfBaseException | InstantiationException):
+    if isinstance(exc, OmegaConfBaseException | HydraException):
         msg = msg.splitlines()[0].strip() or msg
+        cause = str(exc.__cause__ or "").strip()
+        if cause and cause.splitlines()[0] not in msg:
+            msg = f"{msg} {cause.splitlines()[0]}"
     return "error: " + "; ".join(line.strip() for line in msg.splitlines() if line.strip())
 
 
@@ -85,9 +94,19 @@ def command(config_name: str) -> Callable[[Callable[[DictConfig], T]], Callable[
             with user_errors():
                 return fn(cfg)
 
-        main: Callable[[], T] = hydra.main(
+        hydra_main: Callable[[], T] = hydra.main(
             version_base="1.3", config_path=str(CONFIGS), config_name=config_name
         )(task)
+
+        @functools.wraps(hydra_main)
+        def main() -> T:
+            # A config error (unknown key, missing option) happens before the task runs; Hydra reports it in
+            # several lines unless HYDRA_FULL_ERROR is set, in which case it re-raises and we print one line.
+            if not os.environ.get("HYDRA_FULL_ERROR"):
+                os.environ["HYDRA_FULL_ERROR"] = os.environ[_SET_BY_US] = "1"
+            with user_errors():
+                return hydra_main()
+
         return main
 
     return decorate

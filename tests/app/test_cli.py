@@ -68,3 +68,27 @@ def test_commands_show_help_text():
         )
         assert proc.returncode == 0, proc.stderr
         assert expect in proc.stdout
+
+
+def test_shell_config_error_is_one_line_and_help_says_what_it_does(tmp_path):
+    """A real command: an unknown key (a config error, before the job runs) is one line and exit 1; RABC_DEBUG=1
+    keeps the traceback; ``--help`` says what the command does with an example."""
+    import os
+    import subprocess
+    import sys
+
+    shell = cli.CONFIGS.parent / "scripts" / "make_tables.py"
+    env = {k: v for k, v in os.environ.items() if k not in (cli.DEBUG_ENV, "HYDRA_FULL_ERROR")}
+    run = lambda *a, **e: subprocess.run(  # noqa: E731
+        [sys.executable, str(shell), *a], capture_output=True, text=True, cwd=tmp_path, env={**env, **e}
+    )
+    bad = run("runs=r", "out=o", "no_such_key=1")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+    assert bad.stderr.startswith("error: Could not override 'no_such_key'.") and "not in struct" in bad.stderr
+    missing = run("out=o")
+    assert missing.returncode == 1 and missing.stderr == "error: Missing mandatory value: runs\n"
+    debug = run("runs=r", "out=o", "no_such_key=1", RABC_DEBUG="1")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    help_ = run("--help")
+    assert help_.returncode == 0 and "Tabulate finished runs" in help_.stdout and "Example:" in help_.stdout
+    assert not list(tmp_path.iterdir())  # no Hydra output directory
