@@ -89,6 +89,14 @@ def compose_context() -> Iterator[None]:
         yield
 
 
+def mapping(node: Any) -> dict[str, Any]:
+    """A config mapping node as a plain resolved dict."""
+    out = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(out, dict):
+        raise ValueError(f"expected a mapping, got {out!r}")
+    return {str(k): v for k, v in out.items()}
+
+
 def requested_tables(cfg: DictConfig) -> list[int]:
     """``cfg.table`` (an int or a list) as a list; table 4 alone or any of the reward tables 1, 2, 3, 5."""
     raw = cfg.table
@@ -142,8 +150,7 @@ def ensure_dataset(cfg: DictConfig) -> Path:
         log.info("dataset %s exists: reused", root)
         return root
     log.info("generating dataset %s", root)
-    kwargs = OmegaConf.to_container(cfg.dataset, resolve=True)
-    kwargs["root"] = str(root)
+    kwargs = {**mapping(cfg.dataset), "root": str(root)}
     generate_dataset(GenerateConfig(**kwargs), show_progress=True)
     return root
 
@@ -178,9 +185,7 @@ class Sweep:
         out = [*self.base, f"weighting={scheme}", f"progress={progress}", f"seed={seed}"]
         return out + [f"weighting.{k}={v}" for k, v in point.items()]
 
-    def check(
-        self, recipes: list[tuple[str, str, Path, list[dict[str, Any]]]], notes: list[str]
-    ) -> list[tuple[str, str, Path, list[dict[str, Any]]]]:
+    def check(self, recipes: list[Recipe], notes: list[str]) -> list[Recipe]:
         """Compose every run's config and compute its weights before anything trains: a typo in a grid key or
         value fails in seconds, not after hours of earlier runs; a grid point whose weights collapse (ESS
         fraction below ``min_ess_fraction``) is reported and dropped, a recipe left without points skipped."""
@@ -246,11 +251,9 @@ class Sweep:
         return report
 
 
-def make_recipes(
-    cfg: DictConfig, sources: dict[str, Path]
-) -> list[tuple[str, str, Path, list[dict[str, Any]]]]:
+def make_recipes(cfg: DictConfig, sources: dict[str, Path]) -> list[Recipe]:
     """(scheme, progress label, progress parquet, grid points) for every column of the table."""
-    grids = OmegaConf.to_container(cfg.grid, resolve=True) if cfg.grid else {}
+    grids = mapping(cfg.grid) if cfg.grid else {}
     unknown = set(grids) - set(cfg.schemes)
     if unknown:
         raise ValueError(f"grid names schemes not in `schemes`: {sorted(unknown)}")
