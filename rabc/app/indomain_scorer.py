@@ -1,26 +1,29 @@
-"""``make_indomain_scorer``: full training of the tiny Qwen3-VL on generated sim videos, then LoRA.
-
-Writes ``<out>/base`` (random init), ``<out>/pretrained`` (fully trained, from_pretrained layout), ``<out>/adapter``
-(peft LoRA adapter), ``<out>/report.{json,md}`` (VOC / success AUC / static-frame VOC before and after each stage
-on held-out episodes of training tasks and on held-out tasks) and ``<out>/config.yaml``. Score with
-``TopRewardScorer("<out>/pretrained", adapter="<out>/adapter")`` (configs/scorer/topreward_indomain.yaml).
-"""
+"""The in-domain tiny TOPReward scorer: full training of a tiny random Qwen3-VL on generated sim videos (standing in
+for pretraining), then LoRA adaptation, each stage evaluated before/after (``python scripts/make_indomain_scorer.py``,
+configs/finetune/indomain.yaml)."""
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from rabc.app.cli import runtime_defaults
+from rabc.app.finetune_scorer import finetune_stage, node
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class IndomainScorerResult:
+    """The scorer :func:`run` built: ``TopRewardScorer(str(pretrained), adapter=str(adapter))``, and its report."""
+
     pretrained: Path
     adapter: Path
+    adapter_hash: str
     report_json: Path
     report_md: Path
     report: dict[str, Any]
@@ -36,36 +39,44 @@ class IndomainScorerResult:
 
 
 def run(cfg: DictConfig) -> IndomainScorerResult:
-    runtime_defaults()
+    """Dataset (generated under ``<out>/dataset`` unless ``dataset.root``), ``<out>/base`` (random init), the
+    ``full`` stage into ``<out>/pretrained``, the ``lora`` stage into ``<out>/adapter``, the report."""
     from rabc.data import dataset_fingerprint, generate_dataset, split_episodes
     from rabc.data.generate import GenerateConfig
-    from rabc.io import git_sha
-    from rabc.reward.finetune_run import StageConfig, finetune_stage, random_reference, write_report
+    from rabc.io import atomic_write, git_sha
+    from rabc.reward.finetune_run import StageConfig, random_reference, write_report
     from rabc.reward.tiny import make_tiny_vlm
     from rabc.reward.topreward import TopRewardScorer
 
-    def kwargs(node: Any) -> dict[str, Any]:
-        d = OmegaConf.to_container(node, resolve=True)
-        assert isinstance(d, dict)
-        return {str(k): v for k, v in d.items()}
-
-    out = Path(cfg.out).absolute()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    out = Path(str(cfg.out)).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    with atomic_write(out / "config.yaml", "w") as fh:
+        fh.write(OmegaConf.to_yaml(cfg, resolve=True))
     if cfg.dataset.root is None:
         root = out / "dataset"
-        gen = GenerateConfig(root=str(root), overwrite=True, **kwargs(cfg.dataset.generate))
-        generate_dataset(gen, show_progress=True)
+        generate_dataset(
+            GenerateConfig(root=str(root), overwrite=True, **node(cfg.dataset.generate)), show_progress=True
+        )
     else:
-        root = Path(cfg.dataset.root).absolute()
+        root = Path(str(cfg.dataset.root)).resolve()
     splits = split_episodes(root, cfg.dataset.val_fraction, cfg.dataset.split_seed)
     base = make_tiny_vlm(out / "base", size=cfg.model.size, seed=cfg.model.seed)
     scorer = TopRewardScorer(str(base), num_anchors=cfg.scorer.num_anchors, max_frames=cfg.scorer.max_frames)
-    full, lora = StageConfig(**kwargs(cfg.full)), StageConfig(**kwargs(cfg.lora))
-    stages = {"full": finetune_stage(scorer, root, splits, full, out / "pretrained", show_progress=True)}
+    lightning = {
+        "trainer": node(cfg.get("trainer")),
+        "logger": node(cfg.get("logger")),
+        "show_progress": True,
+    }
+    full = StageConfig(**node(cfg.full))
+    lora = StageConfig(**node(cfg.lora))
+    stages = {"full": finetune_stage(scorer, root, splits, full, out / "pretrained", run_dir=out / "train" / "full",
+                                     **lightning)}  # fmt: skip
     stages["lora"] = finetune_stage(
-        scorer, root, splits, lora, out / "adapter", evaluate_before=False, show_progress=True
-    )
+        scorer, root, splits, lora, out / "adapter", evaluate_before=False, run_dir=out / "train" / "lora",
+        **lightning,
+    )  # fmt: skip
     stages["lora"]["before"] = stages["full"]["after"]
     report = {
         "dataset": str(root), "dataset_fingerprint": dataset_fingerprint(root), "splits": splits,
@@ -74,4 +85,10 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
         "adapter_hash": stages["lora"]["adapter_hash"],
     }  # fmt: skip
     js, md = write_report(out, report, "In-domain tiny TOPReward scorer")
-    return IndomainScorerResult(out / "pretrained", out / "adapter", Path(js), Path(md), report)
+    log.info(
+        "scorer: TopRewardScorer(%r, adapter=%r); report: %s",
+        str(out / "pretrained"),
+        str(out / "adapter"),
+        md,
+    )
+    return IndomainScorerResult(out / "pretrained", out / "adapter", report["adapter_hash"], js, md, report)

@@ -1,4 +1,6 @@
-"""Train a TOPReward scorer so that log p(" True") tracks progress and success on labelled in-domain episodes.
+"""Training data and objectives for fitting a TOPReward scorer so that log p(" True") tracks progress and success on
+labelled in-domain episodes. The training loop itself is Lightning's (rabc.lit.scorer_module, driven by
+rabc.app.finetune_scorer); evaluation and reports are in rabc.reward.finetune_run.
 
 Training sees exactly what scoring sees: the scorer's own prompt (:meth:`TopRewardScorer.prompt`), its frame
 selection and resizing (:meth:`TopRewardScorer.prepare_clip`), its K anchor prefixes, and one full forward per
@@ -31,9 +33,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,7 +110,7 @@ def build_groups(
     for ep in tqdm(list(episodes), desc="encode prefixes", disable=not show_progress):
         row = table.loc[int(ep)]
         frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8, (T,) s
-        fps = _fps(stamps)
+        fps = stamps_fps(stamps)
         prog = oracle.progress[oracle.episode_index == int(ep)]  # (T,) in frame order
         if len(prog) != len(frames):
             raise ValueError(
@@ -204,49 +207,121 @@ def contrast_loss(
     return torch.relu(margin * dy[keep] - dr[keep]).mean()
 
 
-@dataclass
-class TrainResult:
-    losses: list[float]  # per step
-    steps: int
-    seconds: float
+class GroupDraws(torch.utils.data.IterableDataset):
+    """The training draws of a scorer fine-tune, one item per step: ``groups_per_step`` distinct group indices
+    (out of ``n_groups``), each with up to ``anchors_per_group`` of its ``n_anchors[i]`` anchors (always the first
+    and last, sorted): a list of ``(group index, anchor indices)``. ``steps`` items, drawn from one
+    ``numpy.random.default_rng(seed)``, so a run's draws are reproducible. Plain ints and arrays: a DataLoader
+    (``batch_size=None``) hands them to the loss unchanged."""
+
+    def __init__(
+        self,
+        n_anchors: Sequence[int],
+        *,
+        steps: int,
+        groups_per_step: int = 4,
+        anchors_per_group: int | None = 6,
+        seed: int = 0,
+    ):
+        if not n_anchors:
+            raise ValueError("no training prefixes")
+        self.n_anchors = [int(n) for n in n_anchors]
+        self.steps, self.groups_per_step = int(steps), int(groups_per_step)
+        self.anchors_per_group, self.seed = anchors_per_group, int(seed)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[list[tuple[int, np.ndarray]]]:
+        rng = np.random.default_rng(self.seed)
+        n = len(self.n_anchors)
+        for _ in range(self.steps):
+            picked = rng.choice(n, size=min(self.groups_per_step, n), replace=False)
+            yield [
+                (int(g), _anchor_subset(self.n_anchors[int(g)], self.anchors_per_group, rng)) for g in picked
+            ]
 
 
-def train_scorer(
-    model: torch.nn.Module,
-    groups: Sequence[PrefixGroup],
-    answer_id: int,
-    *,
-    objective: str = "regression+ranking",
-    steps: int = 100,
-    groups_per_step: int = 4,
-    anchors_per_group: int | None = 6,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    vision_lr_mult: float = 1.0,
-    seed: int = 0,
-    early_fraction: float = 0.34,
-    regression_floor: float = 0.05,
-    contrast_margin: float = 1.0,
-    contrast_min_gap: float = 0.2,
-    show_progress: bool = False,
-) -> TrainResult:
-    """AdamW on the trainable parameters of ``model`` (all of them, or only the LoRA matrices of a PeftModel).
-
-    Each step draws ``groups_per_step`` groups and up to ``anchors_per_group`` of their anchors (always keeping
-    the first and last), one forward per prefix, and averages the groups' objective losses. The vision tower's
-    parameters (names containing ``visual``) train at ``lr * vision_lr_mult``. Keep it at 1: Adam normalises each
-    parameter's step, and x30 on the tiny Qwen3-VL blew the vision output up to a constant (rabc/reward/README.md).
+class GroupLoss:
+    """The fine-tuning loss of one step's draws (:class:`GroupDraws`): one forward per drawn prefix, each group's
+    objective terms (:func:`objective_loss`, weights from :func:`parse_objective`), summed and divided by
+    ``groups_per_step``; None when no term applies (the step is skipped).
 
     ``contrast`` in ``objective``: when a real group is drawn, its static/reversed siblings (same episode) are
     forwarded at the same anchors and :func:`contrast_loss` orders the variants by oracle progress.
     """
-    import time as _time
 
-    from tqdm.auto import tqdm
+    def __init__(
+        self,
+        groups: Sequence[PrefixGroup],
+        answer_id: int,
+        *,
+        objective: str = "regression+ranking",
+        groups_per_step: int = 4,
+        early_fraction: float = 0.34,
+        regression_floor: float = 0.05,
+        contrast_margin: float = 1.0,
+        contrast_min_gap: float = 0.2,
+    ):
+        if not groups:
+            raise ValueError("no training prefixes")
+        self.groups, self.answer_id = list(groups), int(answer_id)
+        self.weights = parse_objective(objective)
+        self.groups_per_step = int(groups_per_step)
+        self.early_fraction, self.regression_floor = early_fraction, regression_floor
+        self.contrast_margin, self.contrast_min_gap = contrast_margin, contrast_min_gap
+        self.siblings: dict[int, list[PrefixGroup]] = {}
+        for g in self.groups:
+            if g.static or g.reversed:
+                self.siblings.setdefault(g.episode_index, []).append(g)
 
-    weights = parse_objective(objective)
-    if not groups:
-        raise ValueError("no training prefixes")
+    def draws(self, *, steps: int, anchors_per_group: int | None = 6, seed: int = 0) -> GroupDraws:
+        """The :class:`GroupDraws` over these groups."""
+        return GroupDraws(
+            [len(g.inputs) for g in self.groups], steps=steps, groups_per_step=self.groups_per_step,
+            anchors_per_group=anchors_per_group, seed=seed,
+        )  # fmt: skip
+
+    def __call__(self, model: torch.nn.Module, draw: Sequence[tuple[int, np.ndarray]]) -> torch.Tensor | None:
+        terms: list[torch.Tensor] = []
+        for gi, idx in draw:
+            full = self.groups[int(gi)]
+            g = _take(full, np.asarray(idx))
+            lp = torch.stack([prefix_logp(model, x, self.answer_id) for x in g.inputs])  # (K,)
+            for name, w in self.weights.items():
+                loss: torch.Tensor | None
+                if name == "contrast":
+                    sib = self.siblings.get(full.episode_index)
+                    if full.static or full.reversed or not sib:
+                        continue
+                    taken = [_take(s, np.asarray(idx)) for s in sib]
+                    lps = [lp] + [
+                        torch.stack([prefix_logp(model, x, self.answer_id) for x in s.inputs]) for s in taken
+                    ]
+                    loss = contrast_loss(
+                        lps, [g.progress] + [s.progress for s in taken], margin=self.contrast_margin,
+                        min_gap=self.contrast_min_gap,
+                    )  # fmt: skip
+                else:
+                    loss = objective_loss(
+                        name,
+                        lp,
+                        g,
+                        early_fraction=self.early_fraction,
+                        regression_floor=self.regression_floor,
+                    )
+                if loss is not None:
+                    terms.append(w * loss)
+        if not terms:
+            return None
+        return torch.stack(terms).sum() / self.groups_per_step
+
+
+def param_groups(model: torch.nn.Module, lr: float, vision_lr_mult: float = 1.0) -> list[dict[str, Any]]:
+    """Optimizer parameter groups of ``model``'s trainable parameters (all of them, or only the LoRA matrices of a
+    PeftModel): the vision tower's (names containing ``visual``) at ``lr * vision_lr_mult``, the rest at ``lr``.
+    Keep the multiplier at 1: Adam normalises each parameter's step, and x30 on the tiny Qwen3-VL blew the vision
+    output up to a constant (rabc/reward/README.md)."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not named:
         raise ValueError("the model has no trainable parameters")
@@ -254,54 +329,10 @@ def train_scorer(
         raise ValueError(f"vision_lr_mult must be > 0, got {vision_lr_mult}")
     vis = [p for n, p in named if "visual" in n]
     rest = [p for n, p in named if "visual" not in n]
-    param_groups = [{"params": rest, "lr": lr}] if rest else []
+    groups: list[dict[str, Any]] = [{"params": rest, "lr": lr}] if rest else []
     if vis:
-        param_groups.append({"params": vis, "lr": lr * vision_lr_mult})
-    opt = torch.optim.AdamW(param_groups, lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
-    siblings: dict[int, list[PrefixGroup]] = {}
-    for g in groups:
-        if g.static or g.reversed:
-            siblings.setdefault(g.episode_index, []).append(g)
-    model.train()
-    losses: list[float] = []
-    t0 = _time.perf_counter()
-    bar = tqdm(range(steps), desc="finetune", disable=not show_progress)
-    for _ in bar:
-        opt.zero_grad(set_to_none=True)
-        terms: list[torch.Tensor] = []
-        for gi in rng.choice(len(groups), size=min(groups_per_step, len(groups)), replace=False):
-            full = groups[int(gi)]
-            idx = _anchor_subset(len(full.inputs), anchors_per_group, rng)
-            g = _take(full, idx)
-            lp = torch.stack([prefix_logp(model, x, answer_id) for x in g.inputs])  # (K,)
-            for name, w in weights.items():
-                if name == "contrast":
-                    if full.static or full.reversed or not siblings.get(full.episode_index):
-                        continue
-                    sib = [_take(s, idx) for s in siblings[full.episode_index]]
-                    lps = [lp] + [
-                        torch.stack([prefix_logp(model, x, answer_id) for x in s.inputs]) for s in sib
-                    ]
-                    loss = contrast_loss(
-                        lps, [g.progress] + [s.progress for s in sib], margin=contrast_margin,
-                        min_gap=contrast_min_gap,
-                    )  # fmt: skip
-                else:
-                    loss = objective_loss(
-                        name, lp, g, early_fraction=early_fraction, regression_floor=regression_floor
-                    )
-                if loss is not None:
-                    terms.append(w * loss)
-        if not terms:
-            continue
-        total = torch.stack(terms).sum() / groups_per_step
-        total.backward()
-        opt.step()
-        losses.append(float(total.detach()))
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-    model.eval()
-    return TrainResult(losses, steps, _time.perf_counter() - t0)
+        groups.append({"params": vis, "lr": lr * vision_lr_mult})
+    return groups
 
 
 def _anchor_subset(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -321,7 +352,7 @@ def _take(g: PrefixGroup, idx: np.ndarray) -> PrefixGroup:
     )  # fmt: skip
 
 
-def _fps(stamps: np.ndarray) -> float:
+def stamps_fps(stamps: np.ndarray) -> float:
     """Frame rate from decoded timestamps (T,) in seconds."""
     if len(stamps) < 2:
         return 1.0
@@ -329,67 +360,3 @@ def _fps(stamps: np.ndarray) -> float:
     if not (dt > 0 and math.isfinite(dt)):
         raise ValueError(f"timestamps are not increasing (median step {dt})")
     return 1.0 / dt
-
-
-def evaluate_scorer(
-    scorer: TopRewardScorer,
-    root: str | Path,
-    episodes: Sequence[int],
-    *,
-    static: bool = True,
-    show_progress: bool = False,
-    desc: str = "evaluate",
-) -> dict:
-    """VOC, success AUC and static-frame bias of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
-
-    Returns {"episodes", "voc" (mean over episodes with a defined VOC), "voc_per_episode", "voc_nan" (count),
-    "success_auc" (NaN when the split has a single class), "static_voc" (mean; constant scores count as 0, the
-    unbiased value), "static_voc_per_episode", "rise_per_episode" / "static_rise_per_episode" (last − first raw
-    log p of the real / static clip, nats) and "static_rise_ratio" (mean static rise / mean |real rise|: the share
-    of the score's movement a static clip reproduces; ≈ 0 unbiased, ≈ 1 for a pure length bias)}.
-
-    Static-frame VOC alone only sees the sign of a drift: a static clip whose score moves by 1e-3 nats scores
-    the same VOC as one that moves by 10 nats, hence the magnitude beside it.
-    """
-    from tqdm.auto import tqdm
-
-    from rabc.data import episode_table, read_episode_frames
-    from rabc.metrics import success_auc, success_score, voc
-
-    table = episode_table(root).set_index("episode_index")
-    vocs, succ_scores, labels, statics, rises, static_rises = [], [], [], [], [], []
-    for ep in tqdm(list(episodes), desc=desc, disable=not show_progress):
-        row = table.loc[int(ep)]
-        frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8
-        fps, task = _fps(stamps), str(row["task"])
-        s = scorer.score_episode(frames, fps=fps, instruction=task)
-        vocs.append(voc(s.logp_true))
-        rises.append(float(s.logp_true[-1] - s.logp_true[0]))
-        succ_scores.append(success_score(s.logp_true))
-        labels.append(bool(row["success"]))
-        if static:  # the episode's first frame repeated, same length, fps and instruction
-            still = _raw_scores(scorer, np.broadcast_to(frames[0], frames.shape), fps=fps, instruction=task)
-            statics.append(voc(still, constant="zero"))
-            static_rises.append(float(still[-1] - still[0]))
-    v = np.asarray(vocs, dtype=np.float64)
-    y = np.asarray(labels, dtype=bool)
-    auc = success_auc(np.asarray(succ_scores), y) if 0 < y.sum() < len(y) else float("nan")
-    scale = float(np.mean(np.abs(rises))) if rises else float("nan")
-    return {
-        "episodes": [int(e) for e in episodes],
-        "voc": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
-        "voc_per_episode": v.tolist(),
-        "voc_nan": int(np.isnan(v).sum()),
-        "success_auc": auc,
-        "success_rate": float(y.mean()) if len(y) else float("nan"),
-        "static_voc": float(np.mean(statics)) if statics else float("nan"),
-        "static_voc_per_episode": [float(x) for x in statics],
-        "rise_per_episode": rises,
-        "static_rise_per_episode": static_rises,
-        "static_rise_ratio": float(np.mean(static_rises)) / scale if static_rises and scale > 0 else float("nan"),
-    }
-
-
-def _raw_scores(scorer: TopRewardScorer, frames: np.ndarray, *, fps: float, instruction: str) -> np.ndarray:
-    """(K,) raw log p(" True") of a (static) clip (T, H, W, 3); copies the read-only broadcast view."""
-    return scorer.score_episode(np.ascontiguousarray(frames), fps=fps, instruction=instruction).logp_true

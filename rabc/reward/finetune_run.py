@@ -1,23 +1,21 @@
-"""The fine-tuning runs behind ``scripts/finetune_scorer.py`` and ``scripts/make_indomain_scorer.py``.
-
-:func:`finetune_stage` trains one stage (``mode="lora"`` on a peft wrapper, or ``mode="full"`` on every weight),
-evaluates the scorer before and after on the validation episodes of the training tasks and on the held-out
-tasks, and saves the result (peft adapter, or a full ``save_pretrained`` model directory).
-:func:`write_report` writes the before/after figures as JSON and markdown.
+"""What a scorer fine-tune is measured by and reports: the stage settings (:class:`StageConfig`), the scorer's VOC,
+success AUC and static-frame bias on evaluation episodes (:func:`evaluate_scorer`, :func:`evaluate_splits`), the
+chance-level reference (:func:`random_reference`) and the before/after report (:func:`write_report`). The training
+stage itself is rabc.app.finetune_scorer.finetune_stage (Lightning).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rabc.io import atomic_write, write_json
-from rabc.reward.finetune import build_groups, evaluate_scorer, train_scorer
-from rabc.reward.lora import add_lora, save_adapter
+from rabc.reward.finetune import stamps_fps
 from rabc.reward.topreward import TopRewardScorer
 
 logger = logging.getLogger(__name__)
@@ -58,71 +56,10 @@ class StageConfig:
             raise ValueError("steps and groups_per_step must be >= 1")
 
 
-def finetune_stage(
-    scorer: TopRewardScorer,
-    root: str | Path,
-    splits: dict[str, list[int]],
-    stage: StageConfig,
-    out_dir: str | Path,
-    *,
-    evaluate_before: bool = True,
-    show_progress: bool = False,
+def evaluate_splits(
+    scorer: TopRewardScorer, root: str | Path, splits: dict[str, list[int]], show_progress: bool = False
 ) -> dict:
-    """Train ``scorer.adapter.model`` in place on ``splits["train"]``; evaluate before/after; save to ``out_dir``.
-
-    LoRA: the adapter is saved with ``save_pretrained`` under ``out_dir`` (its hash in the result) and left
-    unmerged in ``scorer.adapter.model`` (the base model with LoRA layers injected). Full: the whole model and its
-    processor are saved to ``out_dir`` in the ``from_pretrained`` layout.
-    """
-    out = Path(out_dir)
-    result: dict = {"stage": asdict(stage), "train_episodes": list(map(int, splits["train"]))}
-    if evaluate_before:
-        result["before"] = _evaluate(scorer, root, splits, show_progress)
-    groups = build_groups(
-        scorer, root, splits["train"], static=stage.static_negatives, reverse=stage.reverse_negatives,
-        show_progress=show_progress,
-    )  # fmt: skip
-    model = scorer.adapter.model
-    peft_model = None
-    if stage.mode == "lora":
-        peft_model = add_lora(
-            model, r=stage.lora_r, alpha=stage.lora_alpha, dropout=stage.lora_dropout,
-            vision=stage.lora_vision, seed=stage.seed,
-        )  # fmt: skip
-        model = peft_model
-    else:
-        for p in model.parameters():
-            p.requires_grad_(True)
-    trained = train_scorer(
-        model, groups, scorer.answer_ids[0], objective=stage.objective, steps=stage.steps,
-        groups_per_step=stage.groups_per_step, anchors_per_group=stage.anchors_per_group, lr=stage.lr,
-        weight_decay=stage.weight_decay, vision_lr_mult=stage.vision_lr_mult, seed=stage.seed, early_fraction=stage.early_fraction,
-        regression_floor=stage.regression_floor, contrast_margin=stage.contrast_margin,
-        contrast_min_gap=stage.contrast_min_gap, show_progress=show_progress,
-    )  # fmt: skip
-    for p in scorer.adapter.model.parameters():
-        p.requires_grad_(False)
-    loss = np.asarray(trained.losses)
-    head, tail = max(1, len(loss) // 10), max(1, len(loss) // 10)
-    result["train"] = {
-        "seconds": trained.seconds, "steps": trained.steps, "prefix_groups": len(groups),
-        "loss_first": float(loss[:head].mean()), "loss_last": float(loss[-tail:].mean()),
-    }  # fmt: skip
-    if peft_model is not None:
-        scorer.adapter.model = peft_model.get_base_model().eval()
-        result["adapter_dir"] = str(out)
-        result["adapter_hash"] = save_adapter(peft_model, out)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        scorer.adapter.model.save_pretrained(out)
-        scorer.adapter.processor.save_pretrained(out)
-        result["model_dir"] = str(out)
-    result["after"] = _evaluate(scorer, root, splits, show_progress)
-    logger.info("stage %s done in %.0f s: %s", stage.mode, trained.seconds, _summary(result))
-    return result
-
-
-def _evaluate(scorer: TopRewardScorer, root, splits: dict[str, list[int]], show_progress: bool) -> dict:
+    """:func:`evaluate_scorer` on each evaluation split present in ``splits`` (``SPLITS``)."""
     t0 = time.perf_counter()
     res = {
         name: evaluate_scorer(
@@ -148,12 +85,16 @@ def random_reference(root: str | Path, splits: dict[str, list[int]], num_anchors
     for name in SPLITS:
         eps = [int(e) for e in splits.get(name, [])]
         if eps:
-            v = [voc(rnd.score_episode(np.empty(int(lengths[e])), fps=1.0, episode_index=e).logp_true) for e in eps]
+            v = [
+                voc(rnd.score_episode(np.empty(int(lengths[e])), fps=1.0, episode_index=e).logp_true)
+                for e in eps
+            ]
             res[name] = {"episodes": eps, "voc": float(np.nanmean(v)), "voc_per_episode": v}
     return res
 
 
-def _summary(result: dict) -> str:
+def summary(result: dict) -> str:
+    """One line of before/after figures of a stage result."""
     parts = []
     for when in ("before", "after"):
         for split, m in result.get(when, {}).items():
@@ -199,3 +140,69 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
     with atomic_write(out / "report.md", mode="w") as f:
         f.write("".join(md))
     return out / "report.json", out / "report.md"
+
+
+def evaluate_scorer(
+    scorer: TopRewardScorer,
+    root: str | Path,
+    episodes: Sequence[int],
+    *,
+    static: bool = True,
+    show_progress: bool = False,
+    desc: str = "evaluate",
+) -> dict:
+    """VOC, success AUC and static-frame bias of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
+
+    Returns {"episodes", "voc" (mean over episodes with a defined VOC), "voc_per_episode", "voc_nan" (count),
+    "success_auc" (NaN when the split has a single class), "static_voc" (mean; constant scores count as 0, the
+    unbiased value), "static_voc_per_episode", "rise_per_episode" / "static_rise_per_episode" (last − first raw
+    log p of the real / static clip, nats) and "static_rise_ratio" (mean static rise / mean |real rise|: the share
+    of the score's movement a static clip reproduces; ≈ 0 unbiased, ≈ 1 for a pure length bias)}.
+
+    Static-frame VOC alone only sees the sign of a drift: a static clip whose score moves by 1e-3 nats scores
+    the same VOC as one that moves by 10 nats, hence the magnitude beside it.
+    """
+    from tqdm.auto import tqdm
+
+    from rabc.data import episode_table, read_episode_frames
+    from rabc.metrics import success_auc, success_score, voc
+
+    table = episode_table(root).set_index("episode_index")
+    vocs, succ_scores, labels, statics, rises, static_rises = [], [], [], [], [], []
+    for ep in tqdm(list(episodes), desc=desc, disable=not show_progress):
+        row = table.loc[int(ep)]
+        frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8
+        fps, task = stamps_fps(stamps), str(row["task"])
+        s = scorer.score_episode(frames, fps=fps, instruction=task)
+        vocs.append(voc(s.logp_true))
+        rises.append(float(s.logp_true[-1] - s.logp_true[0]))
+        succ_scores.append(success_score(s.logp_true))
+        labels.append(bool(row["success"]))
+        if static:  # the episode's first frame repeated, same length, fps and instruction
+            still = _raw_scores(scorer, np.broadcast_to(frames[0], frames.shape), fps=fps, instruction=task)
+            statics.append(voc(still, constant="zero"))
+            static_rises.append(float(still[-1] - still[0]))
+    v = np.asarray(vocs, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    auc = success_auc(np.asarray(succ_scores), y) if 0 < y.sum() < len(y) else float("nan")
+    scale = float(np.mean(np.abs(rises))) if rises else float("nan")
+    return {
+        "episodes": [int(e) for e in episodes],
+        "voc": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+        "voc_per_episode": v.tolist(),
+        "voc_nan": int(np.isnan(v).sum()),
+        "success_auc": auc,
+        "success_rate": float(y.mean()) if len(y) else float("nan"),
+        "static_voc": float(np.mean(statics)) if statics else float("nan"),
+        "static_voc_per_episode": [float(x) for x in statics],
+        "rise_per_episode": rises,
+        "static_rise_per_episode": static_rises,
+        "static_rise_ratio": float(np.mean(static_rises)) / scale
+        if static_rises and scale > 0
+        else float("nan"),
+    }
+
+
+def _raw_scores(scorer: TopRewardScorer, frames: np.ndarray, *, fps: float, instruction: str) -> np.ndarray:
+    """(K,) raw log p(" True") of a (static) clip (T, H, W, 3); copies the read-only broadcast view."""
+    return scorer.score_episode(np.ascontiguousarray(frames), fps=fps, instruction=instruction).logp_true

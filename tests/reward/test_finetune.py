@@ -1,29 +1,34 @@
-"""LoRA fine-tuning of the TOPReward scorer on the tiny Qwen3-VL and the tiny generated dataset."""
+"""Fine-tuning of the TOPReward scorer (LoRA and full, on Lightning) on the tiny Qwen3-VL and the tiny generated
+dataset: objectives, draws, checkpoints and resume, reports, and the two commands' run()."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 
+from rabc.app.finetune_scorer import finetune_stage, train_scorer
 from rabc.data import split_episodes
 from rabc.io import RabcFileError
 from rabc.reward.finetune import (
+    GroupDraws,
     PrefixGroup,
     build_groups,
     contrast_loss,
-    evaluate_scorer,
     objective_loss,
     parse_objective,
     prefix_logp,
-    train_scorer,
 )
-from rabc.reward.finetune_run import StageConfig, finetune_stage, random_reference, write_report
+from rabc.reward.finetune_run import StageConfig, evaluate_scorer, random_reference, write_report
 from rabc.reward.lora import ADAPTER_WEIGHTS, adapter_hash, add_lora, load_adapter, save_adapter
 from rabc.reward.topreward import TopRewardScorer
 from tests.reward.conftest import random_frames
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(scope="module")
@@ -237,23 +242,64 @@ def test_finetune_stage_evaluates_saves_and_reports(tiny_vlm_dir, tiny_dataset, 
     assert json.loads(js.read_text(), parse_constant=float)["random_reference"]["val"]["episodes"]
 
 
-def test_make_indomain_scorer_command(tiny_dataset, tmp_path, compose_cfg):
-    """The recipe end to end at a toy size: full training, LoRA, report with the random reference, and the
-    scorer it names loads with its adapter."""
-    from rabc.app import cli, indomain_scorer
+def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
+    """The recipe end to end at a toy size (configs/finetune/indomain.yaml): full training, LoRA, report with
+    the random reference, checkpoints per stage, and the scorer it reports loads with its
+    adapter."""
+    from rabc.app import indomain_scorer
 
     out = tmp_path / "indomain"
     args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
             "scorer.num_anchors=4", "dataset.val_fraction=0.34"]  # fmt: skip
-    res = indomain_scorer.run(compose_cfg("indomain", args, config_dir=cli.CONFIGS / "finetune"))
-    assert res.pretrained == out / "pretrained" and res.adapter == out / "adapter"
-    assert f"adapter={str(out / 'adapter')!r}" in res.summary()
-    report = json.loads((out / "report.json").read_text(), parse_constant=float)
-    assert report["adapter_hash"] == adapter_hash(out / "adapter")
+    with initialize_config_dir(str(CONFIGS / "finetune"), version_base="1.3"):
+        res = indomain_scorer.run(compose("indomain", overrides=args))
+    report = json.loads(res.report_json.read_text(), parse_constant=float)
+    assert report["adapter_hash"] == res.adapter_hash == adapter_hash(out / "adapter")
     assert set(report["stages"]) == {"full", "lora"} and "val" in report["random_reference"]
-    assert "| random scorer |" in (out / "report.md").read_text()
-    scorer = TopRewardScorer(str(out / "pretrained"), adapter=str(out / "adapter"), num_anchors=4)
+    assert "| random scorer |" in res.report_md.read_text()
+    for stage in ("full", "lora"):
+        assert (out / "train" / stage / "checkpoints" / "last.ckpt").is_file()
+        assert report["stages"][stage]["train"]["steps"] == 2
+    scorer = TopRewardScorer(str(res.pretrained), adapter=str(res.adapter), num_anchors=4)
     assert scorer.adapter_hash == report["adapter_hash"]
+
+
+def test_finetune_scorer_checkpoints_only_the_adapter_and_resumes(tiny_vlm_dir, tiny_dataset, tmp_path):
+    """scripts/finetune_scorer.py's run(): Lightning checkpoints hold the LoRA matrices only (not the frozen base
+    model); ckpt_path=last continues from the saved step with the saved adapter and optimizer state."""
+    from rabc.app import finetune_scorer
+
+    out = tmp_path / "lora"
+    args = [f"model={tiny_vlm_dir}", f"dataset.root={tiny_dataset}", f"out={out}", "stage.steps=2",
+            "stage.groups_per_step=2", "stage.anchors_per_group=3", "scorer.num_anchors=3", "scorer.max_frames=6",
+            "dataset.val_fraction=0.34", "trainer.enable_progress_bar=false", "logger=none"]  # fmt: skip
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        first = finetune_scorer.run(compose("finetune_scorer", overrides=args))
+        ckpt = torch.load(out / "train" / "checkpoints" / "last.ckpt", weights_only=True)
+        assert ckpt["global_step"] == 2 and ckpt["state_dict"]
+        assert all("lora_" in k for k in ckpt["state_dict"])
+        resumed = finetune_scorer.run(
+            compose("finetune_scorer", overrides=[*args, "stage.steps=4", "ckpt_path=last"])
+        )
+    assert first.report["stages"]["lora"]["train"]["steps"] == 2
+    assert resumed.report["stages"]["lora"]["train"]["steps"] == 2  # steps 3 and 4 only
+    assert torch.load(out / "train" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+    assert resumed.adapter_hash == adapter_hash(out) != first.adapter_hash
+    assert (out / "config.yaml").is_file() and "| lora | after |" in resumed.report_md.read_text()
+
+
+def test_group_draws_are_reproducible_and_keep_first_and_last_anchor():
+    draws = GroupDraws([5, 5, 3], steps=4, groups_per_step=2, anchors_per_group=3, seed=7)
+    a, b = list(draws), list(draws)
+    assert len(a) == len(draws) == 4
+    for step_a, step_b in zip(a, b, strict=True):
+        assert [g for g, _ in step_a] == [g for g, _ in step_b] and len({g for g, _ in step_a}) == 2
+        for (g, idx), (_, idx_b) in zip(step_a, step_b, strict=True):
+            np.testing.assert_array_equal(idx, idx_b)
+            n = [5, 5, 3][g]
+            assert idx[0] == 0 and idx[-1] == n - 1 and len(idx) == min(3, n) and np.all(np.diff(idx) > 0)
+    with pytest.raises(ValueError, match="no training prefixes"):
+        GroupDraws([], steps=1)
 
 
 def test_evaluate_scorer_metrics(ft_scorer, tiny_dataset):
@@ -263,17 +309,19 @@ def test_evaluate_scorer_metrics(ft_scorer, tiny_dataset):
     assert np.isfinite(m["voc"]) and -1 <= m["voc"] <= 1
 
 
-def test_cli_configs_compose_into_stage_configs(compose_cfg):
+def test_cli_configs_compose_into_stage_configs():
     from omegaconf import OmegaConf
 
-    from rabc.app import cli
-
-    cfg = compose_cfg("finetune_scorer", ["model=m", "out=o", "dataset.root=d", "objective=bce"])
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        cfg = compose("finetune_scorer", overrides=["model=m", "out=o", "dataset.root=d", "objective=bce"])
+    with initialize_config_dir(str(CONFIGS / "finetune"), version_base="1.3"):
+        indomain = compose("indomain", overrides=["out=o"])
     stage = StageConfig(**OmegaConf.to_container(cfg.stage, resolve=True))
     assert stage.objective == "bce" and stage.mode == "lora"
     params = set(TopRewardScorer.__init__.__code__.co_varnames)
     assert set(cfg.scorer) <= params
-    cfg = compose_cfg("indomain", ["out=o"], config_dir=cli.CONFIGS / "finetune")
+    assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
+    cfg = indomain
     for key, mode in (("full", "full"), ("lora", "lora")):
         assert StageConfig(**OmegaConf.to_container(cfg[key], resolve=True)).mode == mode
     with pytest.raises(ValueError, match="mode"):
