@@ -3,13 +3,12 @@
 python scripts/evaluate_reward.py model=DIR_OR_ID datasets=[ROOT,...] out=DIR [scorers=[...]] [max_episodes=20]
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from rabc.app import evaluate_reward
+from rabc.app import cli, evaluate_reward
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="evaluate_reward")
+@cli.command("evaluate_reward")
 def main(cfg: DictConfig) -> None:
     evaluate_reward.run(cfg)
 

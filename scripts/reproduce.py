@@ -4,13 +4,12 @@ python scripts/reproduce.py table=4 size=smoke|medium|full|decisive|... [key=val
 python scripts/reproduce.py table=[1,2,3,5] reward.model=... reward.datasets=[...] reward.out=...
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from rabc.app import reproduce
+from rabc.app import cli, reproduce
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="reproduce")
+@cli.command("reproduce")
 def main(cfg: DictConfig) -> None:
     reproduce.run(cfg)
 

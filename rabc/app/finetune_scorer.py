@@ -11,7 +11,6 @@ saved as a peft adapter or a full ``save_pretrained`` model directory; :func:`ru
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from rabc.app import cli
 from rabc.lit.scorer_module import LossModule, fit, make_trainer
 from rabc.reward.finetune import GroupLoss, PrefixGroup, build_groups, param_groups
 from rabc.reward.finetune_run import StageConfig, evaluate_splits, summary
@@ -95,14 +95,13 @@ def train_scorer(
         model,
         loss,
         lambda m: torch.optim.AdamW(param_groups(m, lr, vision_lr_mult), lr=lr, weight_decay=weight_decay),
+        lambda start: loss.draws(steps=steps, anchors_per_group=anchors_per_group, seed=seed, start=start),
     )
     pl_trainer = make_trainer(
         run_dir, max_steps=steps, trainer=trainer, logger=logger, enable_progress_bar=show_progress
     )
     t0 = time.perf_counter()
-    fit(
-        module, loss.draws(steps=steps, anchors_per_group=anchors_per_group, seed=seed), pl_trainer, ckpt_path
-    )
+    fit(module, pl_trainer, ckpt_path)
     model.eval()
     return TrainResult(module.losses, len(module.losses), module.skipped_steps, time.perf_counter() - t0)
 
@@ -179,10 +178,7 @@ def finetune_stage(
 
 def node(cfg: Any) -> dict[str, Any]:
     """A config mapping node as a plain resolved dict ({} for None)."""
-    out = OmegaConf.to_container(cfg, resolve=True) if cfg is not None else {}
-    if not isinstance(out, dict):
-        raise ValueError(f"expected a mapping, got {out!r}")
-    return {str(k): v for k, v in out.items()}
+    return {} if cfg is None else cli.to_container(cfg)
 
 
 def run(cfg: DictConfig) -> FinetuneResult:
@@ -192,7 +188,7 @@ def run(cfg: DictConfig) -> FinetuneResult:
     from rabc.io import atomic_write, git_sha
     from rabc.reward.finetune_run import random_reference, write_report
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cli.runtime_defaults()
     out, root = Path(str(cfg.out)).resolve(), Path(str(cfg.dataset.root)).resolve()
     model = str(Path(str(cfg.model)).resolve()) if Path(str(cfg.model)).is_dir() else str(cfg.model)
     out.mkdir(parents=True, exist_ok=True)

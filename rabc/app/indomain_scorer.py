@@ -5,13 +5,13 @@ configs/finetune/indomain.yaml)."""
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from rabc.app import cli
 from rabc.app.finetune_scorer import finetune_stage, node
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
     from rabc.reward.tiny import make_tiny_vlm
     from rabc.reward.topreward import TopRewardScorer
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("MUJOCO_GL", "egl")
+    cli.runtime_defaults()
     out = Path(str(cfg.out)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "config.yaml", "w") as fh:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,11 +30,11 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from rabc.app import cli
 from rabc.app.evaluate_reward import EvaluateRewardResult
 from rabc.report.results import PROGRESS_FREE
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-PRESETS = CONFIGS / "reproduce"
+PRESETS = cli.CONFIGS / "reproduce"
 TABLES = (1, 2, 3, 4, 5)
 REWARD_TABLES = (1, 2, 3, 5)
 log = logging.getLogger(__name__)
@@ -85,16 +84,8 @@ def compose_context() -> Iterator[None]:
     if GlobalHydra.instance().is_initialized():
         yield
         return
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(cli.CONFIGS), version_base="1.3"):
         yield
-
-
-def mapping(node: Any) -> dict[str, Any]:
-    """A config mapping node as a plain resolved dict."""
-    out = OmegaConf.to_container(node, resolve=True)
-    if not isinstance(out, dict):
-        raise ValueError(f"expected a mapping, got {out!r}")
-    return {str(k): v for k, v in out.items()}
 
 
 def requested_tables(cfg: DictConfig) -> list[int]:
@@ -112,8 +103,7 @@ def requested_tables(cfg: DictConfig) -> list[int]:
 def run(cfg: DictConfig) -> ReproduceResult:
     """The command behind scripts/reproduce.py: table 4 for the preset in ``cfg`` (or only its dataset with
     ``dataset_only``, or its ablation), or the reward tables 1, 2, 3, 5."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cli.runtime_defaults()
     tables = requested_tables(cfg)
     if tables != [4]:
         from rabc.app import evaluate_reward
@@ -150,7 +140,7 @@ def ensure_dataset(cfg: DictConfig) -> Path:
         log.info("dataset %s exists: reused", root)
         return root
     log.info("generating dataset %s", root)
-    kwargs = {**mapping(cfg.dataset), "root": str(root)}
+    kwargs = {**cli.to_container(cfg.dataset), "root": str(root)}
     generate_dataset(GenerateConfig(**kwargs), show_progress=True)
     return root
 
@@ -253,7 +243,7 @@ class Sweep:
 
 def make_recipes(cfg: DictConfig, sources: dict[str, Path]) -> list[Recipe]:
     """(scheme, progress label, progress parquet, grid points) for every column of the table."""
-    grids = mapping(cfg.grid) if cfg.grid else {}
+    grids = cli.to_container(cfg.grid) if cfg.grid else {}
     unknown = set(grids) - set(cfg.schemes)
     if unknown:
         raise ValueError(f"grid names schemes not in `schemes`: {sorted(unknown)}")

@@ -26,11 +26,14 @@ class LossModule(pl.LightningModule):
         model: the module to train; only its parameters with ``requires_grad`` are optimised.
         loss: ``(model, batch) -> scalar loss``, or None for a batch without a loss term (no optimizer step).
         optimizer: ``model -> torch.optim.Optimizer`` (parameter groups are the caller's choice).
+        data: ``first_step -> iterable of batches``, one batch per optimizer step from global step ``first_step`` on
+            (0, or the step a resumed checkpoint reached: the draws continue where the interrupted run stopped).
         trainable_checkpoint: checkpoints hold only the trainable parameters (a LoRA adapter's matrices, not the
             frozen multi-GB base model); the frozen rest is rebuilt by the caller before a resume.
 
     ``losses`` records every optimised step's loss (also logged as ``train/loss``); ``skipped_steps`` counts the
-    batches without a loss term.
+    batches without a loss term: such a step counts (one batch, one global step) but changes nothing, its
+    gradients are dropped before the optimizer step (a torch optimizer leaves a parameter without ``.grad`` alone).
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class LossModule(pl.LightningModule):
         model: torch.nn.Module,
         loss: LossFn,
         optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
+        data: Callable[[int], Iterable[Any]],
         *,
         trainable_checkpoint: bool = True,
     ):
@@ -45,22 +49,36 @@ class LossModule(pl.LightningModule):
         self.model = model
         self.loss_fn = loss
         self.optimizer_factory = optimizer
+        self.data = data
         self.trainable_checkpoint = trainable_checkpoint
         self.strict_loading = not trainable_checkpoint
         self.losses: list[float] = []
         self.skipped_steps = 0
+        self._skip = False
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+    def train_dataloader(self) -> torch.utils.data.DataLoader[Any]:
+        # built after a checkpoint is restored, so global_step is the resumed one
+        return torch.utils.data.DataLoader(self.data(int(self.trainer.global_step)), batch_size=None)  # type: ignore[arg-type]
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(self.model, batch)
+        self._skip = loss is None
         if loss is None:
             self.skipped_steps += 1
-            return None
+            return torch.zeros((), device=self.device, requires_grad=True)
         self.losses.append(float(loss.detach()))
         self.log("train/loss", loss.detach(), prog_bar=True, batch_size=1)
         return loss
 
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self._skip:
+            optimizer.zero_grad(set_to_none=True)
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.model)
+
+    def on_train_start(self) -> None:
+        self.model.train()  # Lightning keeps each submodule's mode; a from_pretrained model starts in eval mode
 
     def on_train_end(self) -> None:
         self.model.eval()
@@ -83,10 +101,10 @@ def make_trainer(
     """The Trainer of a training run, as for the policies: ``trainer`` is a configs/trainer/ node (``_target_``
     pytorch_lightning.Trainer), ``logger`` a configs/logger/ node (TensorBoard under ``run_dir``), checkpoints in
     ``<run_dir>/checkpoints`` (``last.ckpt``, also every ``checkpoint_every_n_steps``). One pass over the training
-    data (``max_epochs=1``) capped at ``max_steps``. ``run_dir=None`` (in-memory fits): no checkpoints, no logger.
+    data per epoch, ``max_steps`` steps in all. ``run_dir=None`` (in-memory fits): no checkpoints, no logger.
     ``overrides`` replace trainer arguments."""
     callbacks: list[pl.Callback] = []
-    kwargs: dict[str, Any] = {"max_steps": max_steps, "max_epochs": 1, "limit_val_batches": 0, **overrides}
+    kwargs: dict[str, Any] = {"max_steps": max_steps, "max_epochs": -1, "limit_val_batches": 0, **overrides}
     if run_dir is None:
         kwargs.update(logger=False, enable_checkpointing=False, default_root_dir=None)
     else:
@@ -110,13 +128,10 @@ def make_trainer(
     return pl.Trainer(callbacks=callbacks, **kwargs)
 
 
-def fit(
-    module: LossModule, data: Iterable[Any], trainer: pl.Trainer, ckpt_path: str | Path | None = None
-) -> LossModule:
-    """``trainer.fit`` on ``data`` handed over batch by batch (``DataLoader(batch_size=None)``): ``ckpt_path``
-    resumes (``"last"`` = ``<default_root_dir>/checkpoints/last.ckpt``). Checkpoints are loaded weights-only."""
-    loader = torch.utils.data.DataLoader(data, batch_size=None)  # type: ignore[arg-type]
+def fit(module: LossModule, trainer: pl.Trainer, ckpt_path: str | Path | None = None) -> LossModule:
+    """``trainer.fit(module)``; ``ckpt_path`` resumes (``"last"`` = ``<default_root_dir>/checkpoints/last.ckpt``).
+    Checkpoints are loaded weights-only."""
     if ckpt_path == "last":
         ckpt_path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=ckpt_path, weights_only=True)
+    trainer.fit(module, ckpt_path=ckpt_path, weights_only=True)
     return module

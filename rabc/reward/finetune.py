@@ -222,24 +222,27 @@ class GroupDraws(torch.utils.data.IterableDataset):
         groups_per_step: int = 4,
         anchors_per_group: int | None = 6,
         seed: int = 0,
+        start: int = 0,
     ):
         if not n_anchors:
             raise ValueError("no training prefixes")
         self.n_anchors = [int(n) for n in n_anchors]
         self.steps, self.groups_per_step = int(steps), int(groups_per_step)
-        self.anchors_per_group, self.seed = anchors_per_group, int(seed)
+        self.anchors_per_group, self.seed, self.start = anchors_per_group, int(seed), int(start)
 
     def __len__(self) -> int:
-        return self.steps
+        return max(0, self.steps - self.start)
 
     def __iter__(self) -> Iterator[list[tuple[int, np.ndarray]]]:
         rng = np.random.default_rng(self.seed)
         n = len(self.n_anchors)
-        for _ in range(self.steps):
+        for step in range(self.steps):
             picked = rng.choice(n, size=min(self.groups_per_step, n), replace=False)
-            yield [
+            draw = [
                 (int(g), _anchor_subset(self.n_anchors[int(g)], self.anchors_per_group, rng)) for g in picked
             ]
+            if step >= self.start:
+                yield draw
 
 
 class GroupLoss:
@@ -275,11 +278,13 @@ class GroupLoss:
             if g.static or g.reversed:
                 self.siblings.setdefault(g.episode_index, []).append(g)
 
-    def draws(self, *, steps: int, anchors_per_group: int | None = 6, seed: int = 0) -> GroupDraws:
+    def draws(
+        self, *, steps: int, anchors_per_group: int | None = 6, seed: int = 0, start: int = 0
+    ) -> GroupDraws:
         """The :class:`GroupDraws` over these groups."""
         return GroupDraws(
             [len(g.inputs) for g in self.groups], steps=steps, groups_per_step=self.groups_per_step,
-            anchors_per_group=anchors_per_group, seed=seed,
+            anchors_per_group=anchors_per_group, seed=seed, start=start,
         )  # fmt: skip
 
     def __call__(self, model: torch.nn.Module, draw: Sequence[tuple[int, np.ndarray]]) -> torch.Tensor | None:

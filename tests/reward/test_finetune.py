@@ -298,6 +298,9 @@ def test_group_draws_are_reproducible_and_keep_first_and_last_anchor():
             np.testing.assert_array_equal(idx, idx_b)
             n = [5, 5, 3][g]
             assert idx[0] == 0 and idx[-1] == n - 1 and len(idx) == min(3, n) and np.all(np.diff(idx) > 0)
+    # a resumed run (start = the step it reached) continues the same sequence
+    rest = list(GroupDraws([5, 5, 3], steps=4, groups_per_step=2, anchors_per_group=3, seed=7, start=2))
+    assert len(rest) == 2 and [[g for g, _ in d] for d in rest] == [[g for g, _ in d] for d in a[2:]]
     with pytest.raises(ValueError, match="no training prefixes"):
         GroupDraws([], steps=1)
 
