@@ -63,7 +63,7 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
     splits = split_episodes(root, cfg.dataset.val_fraction, cfg.dataset.split_seed)
     base = make_tiny_vlm(out / "base", size=cfg.model.size, seed=cfg.model.seed)
     scorer = TopRewardScorer(str(base), num_anchors=cfg.scorer.num_anchors, max_frames=cfg.scorer.max_frames)
-    lightning = {
+    lightning: dict[str, Any] = {
         "trainer": node(cfg.get("trainer")),
         "logger": node(cfg.get("logger")),
         "show_progress": True,
