@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from rabc.data.generate import GenerateConfig
-from rabc.lit.config import register
 from rabc.lit.module import linear_warmup
+from tests.conftest import compose_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -23,9 +22,7 @@ DATASETS = sorted(p.stem for p in (CONFIGS / "dataset").glob("*.yaml"))
 
 
 def _compose(name: str, overrides: list[str]):
-    register()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(name, overrides=overrides)
+    return compose_config(name, overrides)
 
 
 def _check_train_cfg(cfg) -> None:

@@ -4,12 +4,9 @@ progress-based weights; schemes that need success or quality labels fail naming 
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from rabc.lit.config import register
 from rabc.lit.run import train
-
-from ..lit.test_train_e2e import CONFIGS
+from tests.conftest import compose_config
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +46,20 @@ def foreign(tmp_path_factory):
 
 
 def _cfg(root, *extra):
-    register()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                f"dataset.root={root}",
-                f"progress={root}/progress/scores.parquet",
-                "debug=tiny",
-                "logger=none",
-                "trainer.enable_model_summary=false",
-                "trainer.max_steps=3",
-                "trainer.val_check_interval=3",
-                "data.val_fraction=0.25",
-                *extra,
-            ],
-        )
+    return compose_config(
+        "train",
+        [
+            f"dataset.root={root}",
+            f"progress={root}/progress/scores.parquet",
+            "debug=tiny",
+            "logger=none",
+            "trainer.enable_model_summary=false",
+            "trainer.max_steps=3",
+            "trainer.val_check_interval=3",
+            "data.val_fraction=0.25",
+            *extra,
+        ],
+    )
 
 
 def test_foreign_dataset_trains_with_progress_weights(foreign, tmp_path):

@@ -9,16 +9,15 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from rabc.data import dataset_fingerprint, load_dataset
 from rabc.data.weighted import FrameWindowDataset
 from rabc.io import RabcFileError, file_sha256
-from rabc.lit.config import register
 from rabc.lit.run import train
 from rabc.policies import make_policy
+from tests.conftest import compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
@@ -26,9 +25,7 @@ EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 
 
 def _cfg(overrides):
-    register()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=overrides)
+    return compose_config("train", overrides)
 
 
 def _tiny_overrides(root, *extra):
@@ -225,7 +222,11 @@ def test_multirun_sweep_over_weightings(tiny_dataset, tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "train.py"), *args], capture_output=True, text=True,
                           cwd=REPO, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = {json.loads(p.read_text())["config"]["weighting"]["name"]: p.parent for p in sweep.glob("*/run.json")}
+    runs = {
+        json.loads(p.read_text())["config"]["weighting"]["name"]: p.parent for p in sweep.glob("*/run.json")
+    }
     assert set(runs) == {"uniform", "top_awr"}
     assert all((d / "policy" / "model.safetensors").is_file() for d in runs.values())
-    assert file_sha256(runs["uniform"] / "weights.parquet") != file_sha256(runs["top_awr"] / "weights.parquet")
+    assert file_sha256(runs["uniform"] / "weights.parquet") != file_sha256(
+        runs["top_awr"] / "weights.parquet"
+    )

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from rabc.policies import build_config, make_policy
+from tests.conftest import compose_config
 from tests.policies.tiny import features, make_batch, stats
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "policy"
 
 
 def _load(stem: str) -> tuple[str, dict]:
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = OmegaConf.to_container(compose(stem), resolve=True)
+    cfg = OmegaConf.to_container(compose_config(stem, config_dir=CONFIG_DIR), resolve=True)
     assert isinstance(cfg, dict)
     return cfg.pop("name"), cfg
 

@@ -8,18 +8,15 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 
-from rabc.lit.config import register
+from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 
 
 def compose_train(overrides: list[str]):
-    register()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=overrides)
+    return compose_config("train", overrides)
 
 
 def tiny_overrides(root, *extra: str) -> list[str]:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from rabc.progress import ProgressTable
@@ -22,6 +21,7 @@ from rabc.weighting import (
     Uniform,
     horizon_frames,
 )
+from tests.conftest import compose_config
 from tests.weighting.synth import synth_progress
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -171,17 +171,14 @@ def test_every_weighting_config_instantiates_with_its_keys():
     files = sorted((CONFIGS / "weighting").glob("*.yaml"))
     assert {f.stem for f in files} >= {"uniform", "top_awr", "top_awr_tempered", "sarm", "exp_adv", "top_k"}
     t = synth_progress([30, 20], seed=2)
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        for f in files:
-            cfg = compose(
-                config_name="compute_weights", overrides=[f"weighting={f.stem}", "progress=x", "out=y"]
-            )
-            scheme = instantiate(cfg.weighting)
-            assert scheme.name == f.stem and scheme.kind in SCHEMES
-            keys = {k for k in cfg.weighting if k != "_target_"}
-            assert keys == set(scheme.params())  # config keys == constructor arguments
-            if scheme.kind != "episode":
-                assert len(scheme(t, 10.0)) == len(t)
+    for f in files:
+        cfg = compose_config("compute_weights", [f"weighting={f.stem}", "progress=x", "out=y"])
+        scheme = instantiate(cfg.weighting)
+        assert scheme.name == f.stem and scheme.kind in SCHEMES
+        keys = {k for k in cfg.weighting if k != "_target_"}
+        assert keys == set(scheme.params())  # config keys == constructor arguments
+        if scheme.kind != "episode":
+            assert len(scheme(t, 10.0)) == len(t)
     paper = TopAWR()
     assert (paper.tau, paper.max_weight, paper.temperature, paper.horizon_s) == (2.0, 2.0, 1.0, None)
 
@@ -230,8 +227,15 @@ def test_rescale_partial_removes_the_episode_boundary_bias():
 
 @pytest.mark.parametrize(
     "scheme",
-    [TopAWR(), TopAWR(temperature="std/3", horizon_s=0.2, direction="forward"), Sarm(), ExpAdv(), TopK(),
-     FilteredBC(), Uniform()],  # fmt: skip
+    [
+        TopAWR(),
+        TopAWR(temperature="std/3", horizon_s=0.2, direction="forward"),
+        Sarm(),
+        ExpAdv(),
+        TopK(),
+        FilteredBC(),
+        Uniform(),
+    ],  # fmt: skip
     ids=lambda s: type(s).__name__,
 )
 def test_one_frame_episodes_get_finite_weights(scheme):
