@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from rabc.app.reproduce import register_configs
 from rabc.data.generate import GenerateConfig
 from rabc.lit.module import linear_warmup
 from tests.conftest import compose_config
@@ -22,6 +23,7 @@ DATASETS = sorted(p.stem for p in (CONFIGS / "dataset").glob("*.yaml"))
 
 
 def _compose(name: str, overrides: list[str]):
+    register_configs()  # the reproduce command's `size` group, one option per preset file
     return compose_config(name, overrides)
 
 
@@ -57,7 +59,8 @@ def test_default_job_composes_with_constant_lr():
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_reproduce_preset_composes_with_its_train_runs(preset):
-    cfg = _compose(f"reproduce/{preset}", [])
+    cfg = _compose("reproduce", [f"size={preset}"])
+    assert cfg.preset == preset
     OmegaConf.to_yaml(cfg, resolve=True)
     GenerateConfig(**OmegaConf.to_container(cfg.dataset, resolve=True))
     for scheme in cfg.schemes:
