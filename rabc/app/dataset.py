@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from rabc.app.cli import runtime_defaults
+from rabc.app.cli import runtime_defaults, to_container
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,7 @@ def run(cfg: DictConfig) -> DatasetResult:
     from rabc.data.generate import ORACLE_PROGRESS_PATH, GenerateConfig, generate_dataset
     from rabc.data.lerobot_io import SIDECAR_PATH
 
-    kwargs = OmegaConf.to_container(cfg.dataset, resolve=True)
-    assert isinstance(kwargs, dict)
-    kwargs = {str(k): v for k, v in kwargs.items()}
+    kwargs = to_container(cfg.dataset)
     kwargs["root"] = os.path.abspath(kwargs["root"])
     gen = GenerateConfig(**kwargs)
     side = generate_dataset(gen, show_progress=True)
