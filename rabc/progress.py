@@ -45,7 +45,11 @@ class ProgressTable:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
         self.progress = np.asarray(self.progress, dtype=np.float32)
         n = len(self.index)
-        columns = {"episode_index": self.episode_index, "frame_index": self.frame_index, "progress": self.progress}
+        columns = {
+            "episode_index": self.episode_index,
+            "frame_index": self.frame_index,
+            "progress": self.progress,
+        }
         for name, arr in {**columns, **self.extra}.items():
             if len(arr) != n:
                 raise ValueError(f"progress table column {name!r} has {len(arr)} rows, expected {n}")

@@ -41,19 +41,26 @@ class WeightedDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         item = dict(self.dataset[i])
         if int(item[INDEX]) != int(self.dataset_index[i]):
-            raise RuntimeError(f"dataset position {i} returned index {int(item[INDEX])}, expected {self.dataset_index[i]}")
+            raise RuntimeError(
+                f"dataset position {i} returned index {int(item[INDEX])}, expected {self.dataset_index[i]}"
+            )
         item[SAMPLE_WEIGHT] = self.weights[i]
         return item
 
 
-def weighted_sampler(weights: np.ndarray | torch.Tensor, num_samples: int, seed: int) -> WeightedRandomSampler:
+def weighted_sampler(
+    weights: np.ndarray | torch.Tensor, num_samples: int, seed: int
+) -> WeightedRandomSampler:
     """Draw dataset positions with probability ∝ weight (with replacement): weighting by sampling."""
     w = torch.as_tensor(weights, dtype=torch.double)
     if float(w.sum()) <= 0:
         raise ValueError("all weights are zero: nothing to sample")
     # torch annotates ``weights`` as Sequence[float]; it converts them with torch.as_tensor, so a tensor is fine
     return WeightedRandomSampler(
-        cast("Sequence[float]", w), num_samples, replacement=True, generator=torch.Generator().manual_seed(seed)
+        cast("Sequence[float]", w),
+        num_samples,
+        replacement=True,
+        generator=torch.Generator().manual_seed(seed),
     )
 
 

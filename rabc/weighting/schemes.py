@@ -39,7 +39,9 @@ class EpisodeInfo:
 
     episode_index: np.ndarray
     success: np.ndarray | None = None  # bool
-    quality: np.ndarray | None = None  # str: the demo class (clean, noise, fail, ...) where the dataset has one
+    quality: np.ndarray | None = (
+        None  # str: the demo class (clean, noise, fail, ...) where the dataset has one
+    )
 
     def __post_init__(self) -> None:
         self.episode_index = np.asarray(self.episode_index, dtype=np.int64)
@@ -55,13 +57,17 @@ class EpisodeInfo:
     def success_for(self, episodes: np.ndarray) -> np.ndarray:
         """Success label of each episode in ``episodes`` (E',); raises ValueError for an unknown episode."""
         if self.success is None:
-            raise ValueError("the dataset has no 'success' column: this scheme needs per-episode success labels")
+            raise ValueError(
+                "the dataset has no 'success' column: this scheme needs per-episode success labels"
+            )
         return self._lookup(self.success, episodes, "success")
 
     def clean_for(self, episodes: np.ndarray) -> np.ndarray:
         """Whether each episode in ``episodes`` is a clean demo (E',) bool."""
         if self.quality is None:
-            raise ValueError("the dataset has no 'quality' column: clean-only BC needs per-episode demo classes")
+            raise ValueError(
+                "the dataset has no 'quality' column: clean-only BC needs per-episode demo classes"
+            )
         return self._lookup(self.quality, episodes, "quality") == "clean"
 
     def _lookup(self, values: np.ndarray, episodes: np.ndarray, what: str) -> np.ndarray:
@@ -383,7 +389,9 @@ class Episode(WeightingScheme):
         info: dict[str, Any] = {"fps": float(fps), "source": self.source}
         if self.source in ("success", "clean"):
             if episode_info is None:
-                raise ValueError(f"the 'episode' scheme with source={self.source!r} needs per-episode {self.source} labels")
+                raise ValueError(
+                    f"the 'episode' scheme with source={self.source!r} needs per-episode {self.source} labels"
+                )
             good = episode_info.success_for if self.source == "success" else episode_info.clean_for
             succ = good(seg.episode).astype(np.float64)  # (E,) 1 = kept
             if succ.sum() == 0:

@@ -57,4 +57,3 @@ def test_permission_denied_creating_the_temp_file(tiny_dataset, tmp_path, monkey
     with pytest.raises(PermissionError, match=r"Permission denied.*run"):
         train(compose_train(tiny_overrides(tiny_dataset)), run)
     assert _no_partial_files(run) == []
-

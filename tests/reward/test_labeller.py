@@ -271,7 +271,9 @@ def test_torchrun_two_processes_merge_to_the_single_process_parquet(tiny_dataset
     args = [str(repo / "scripts" / "score.py"), f"dataset.root={tiny_dataset}", "scorer=topreward_tiny",
             f"scorer.model={tiny_vlm_dir}", "scorer.num_anchors=4", "progress_bar=false"]  # fmt: skip
     single, multi = tmp_path / "single.parquet", tmp_path / "multi.parquet"
-    subprocess.run([sys.executable, *args, f"out={single}"], check=True, cwd=repo, env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, *args, f"out={single}"], check=True, cwd=repo, env=env, capture_output=True
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-port=29517",
          *args, f"out={multi}"],
