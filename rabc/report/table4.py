@@ -219,7 +219,7 @@ def plot_rows(result: Mapping[str, Any], path: str | Path, title: str) -> None:
     from rabc.io import atomic_write
 
     rows = result["rows"]
-    labels = [f"{r['scheme']}\n({r['progress']})" for r in rows]
+    labels = [f"{r['scheme'].replace('_', ' ')}\n({r['progress'].split(':')[0]})" for r in rows]
     mean = np.array([r["success"] for r in rows])
     ci = np.array([r["ci"] if r["ci"] is not None else [m, m] for r, m in zip(rows, mean)])
     colors = [
@@ -232,7 +232,7 @@ def plot_rows(result: Mapping[str, Any], path: str | Path, title: str) -> None:
         else "tab:orange"
         for r in rows
     ]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 1), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(rows) + 1), 4.5))
     err = np.vstack([mean - ci[:, 0], ci[:, 1] - mean]).clip(min=0)  # (2, R)
     ax.bar(np.arange(len(rows)), mean, yerr=err, capsize=4, color=colors)
     ax.axhline(result["uniform_success"], color="tab:gray", ls="--", lw=1, label="uniform BC")
