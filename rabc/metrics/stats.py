@@ -88,9 +88,8 @@ def bootstrap_ci(
     boot = boot[np.isfinite(boot)]
     if boot.size == 0:
         raise ValueError("the statistic failed on every bootstrap resample")
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(boot, [alpha, 1 - alpha])  # NaN-free percentiles (scipy's keep failed resamples)
-    return safe(*arrays), float(lo), float(hi)
+    lo, hi = _interval(boot, confidence)  # NaN-free percentiles (scipy's keep failed resamples)
+    return safe(*arrays), lo, hi
 
 
 def bootstrap_aggregate_ci(
@@ -214,39 +213,38 @@ def compare_to_baseline(
         ``has_headroom`` is True only when the headroom interval lies above 0.
     """
     x = np.asarray(outcomes, dtype=np.float64)
-    r, s, e = x.shape
+    r, s, _ = x.shape
     mean = x.mean(axis=(1, 2))  # (R,)
-    multi = s >= 2
-    boot = hierarchical_bootstrap(x, n_boot=n_boot, seed=seed) if multi else None  # (B, R)
+    delta = mean - mean[baseline]  # (R,)
+    boot = hierarchical_bootstrap(x, n_boot=n_boot, seed=seed) if s >= 2 else None  # (B, R)
+    boot_delta = None if boot is None else boot - boot[:, [baseline]]  # (B, R) paired differences
     headroom: dict[str, Any] = {"upper_row": None, "value": None, "ci": None, "has_headroom": False}
-    up = None
-    if upper:
-        up = max(upper, key=lambda i: mean[i])
-        value = float(mean[up] - mean[baseline])
-        ci = _interval(boot[:, up] - boot[:, baseline], confidence) if boot is not None else None
-        headroom = {"upper_row": int(up), "value": value, "ci": ci, "has_headroom": bool(ci and ci[0] > 0)}
+    up = max(upper, key=lambda i: mean[i]) if upper else None
+    gap = gap_boot = None
+    if up is not None:
+        gap = float(delta[up])
+        ci = _interval(boot_delta[:, up], confidence) if boot_delta is not None else None
+        headroom = {"upper_row": int(up), "value": gap, "ci": ci, "has_headroom": bool(ci and ci[0] > 0)}
+        if boot_delta is not None and headroom["has_headroom"]:
+            gap_boot = boot_delta[:, up]  # (B,)
     rows = []
     for i in range(r):
-        delta = float(mean[i] - mean[baseline])
-        gap = None if up is None else float(mean[up] - mean[baseline])
-        rec = delta / gap if gap else None
         ci = d_ci = rec_ci = None
-        if boot is not None:
+        if boot is not None and boot_delta is not None:
             ci = _interval(boot[:, i], confidence)
-            d_ci = _interval(boot[:, i] - boot[:, baseline], confidence)
-            if up is not None and headroom["has_headroom"]:
-                g = boot[:, up] - boot[:, baseline]
+            d_ci = _interval(boot_delta[:, i], confidence)
+            if gap_boot is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rec_ci = _interval(
-                        np.where(g > 0, (boot[:, i] - boot[:, baseline]) / g, np.nan), confidence
+                        np.where(gap_boot > 0, boot_delta[:, i] / gap_boot, np.nan), confidence
                     )
         rows.append(
             Comparison(
                 success=float(mean[i]),
                 ci=ci,
-                delta=delta,
+                delta=float(delta[i]),
                 delta_ci=d_ci,
-                recovered=rec,
+                recovered=float(delta[i]) / gap if gap else None,
                 recovered_ci=rec_ci,
                 verdict="baseline" if i == baseline else verdict(d_ci, s),
             )

@@ -39,18 +39,6 @@ TABLE4_KEYS = (
     "headroom",
     "rows",
 )
-ROW_KEYS = (
-    "scheme",
-    "progress",
-    "success",
-    "ci",
-    "delta_vs_uniform",
-    "delta_ci",
-    "headroom_recovered",
-    "headroom_recovered_ci",
-    "verdict",
-    "hparams",
-)
 
 
 def paired_outcomes(sel: pd.DataFrame) -> tuple[list[str], list[int], list[str], np.ndarray]:
