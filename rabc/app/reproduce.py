@@ -266,9 +266,12 @@ def run_table4(cfg: DictConfig) -> Table4Result:
     root = ensure_dataset(cfg)
     sources, notes = progress_sources(cfg, root)
     seeds = [int(s) for s in cfg.seeds]
+    tune_seeds = [int(s) for s in cfg.get("tune_seeds") or seeds]  # the grid is tuned on these training seeds
+    if not set(tune_seeds) <= set(seeds):
+        raise ValueError(f"tune_seeds {tune_seeds} must be a subset of seeds {seeds}")
     recipes = make_recipes(cfg, sources)
     n_tuning = sum(len(p) for *_, p in recipes if len(p) > 1)
-    total = (n_tuning * 2 + 2 * len(recipes)) * len(seeds)  # upper bound: train + eval steps
+    total = n_tuning * 2 * len(tune_seeds) + 2 * len(recipes) * len(seeds)  # upper bound: train + eval steps
     bar = tqdm(total=total, desc="table 4", unit="step")
     sweep = Sweep(cfg, root, out, bar)
     recipes = sweep.check(recipes, notes)
@@ -279,13 +282,18 @@ def run_table4(cfg: DictConfig) -> Table4Result:
             scores = []
             for point in points:
                 rates = []
-                for seed in seeds:
+                for seed in tune_seeds:
                     rd = sweep.run_dir(scheme, label, point, seed)
                     sweep.train(scheme, path, point, seed, rd)
                     rates.append(sweep.evaluate(rd, "val")["overall"]["rate"])
                 scores.append(sum(rates) / len(rates))
             best = points[max(range(len(points)), key=lambda i: scores[i])]  # first of equals
-            selection[f"{scheme}/{label}"] = {"grid": points, "val_mean_success": scores, "chosen": best}
+            selection[f"{scheme}/{label}"] = {
+                "grid": points,
+                "val_mean_success": scores,
+                "chosen": best,
+                "tune_seeds": tune_seeds,
+            }
             log.info("%s/%s: validation success %s -> chose %s", scheme, label, scores, best)
         for seed in seeds:
             rd = sweep.run_dir(scheme, label, best, seed)
