@@ -117,3 +117,19 @@ def read_progress(
         )
     except ValueError as e:
         raise RabcFileError(f"{path}: {e}") from e
+
+
+ORACLE_PROGRESS_PATH = "progress/oracle.parquet"
+
+
+def oracle_progress_path(root: str | Path) -> Path:
+    """``<root>/progress/oracle.parquet``: where the generator writes a dataset's oracle progress."""
+    return Path(root) / ORACLE_PROGRESS_PATH
+
+
+def is_oracle_progress(progress: str | Path, dataset_root: str | Path | None = None) -> bool:
+    """Whether a progress parquet is a dataset's own oracle progress (of ``dataset_root`` when given)."""
+    p = Path(progress)
+    if p.name != Path(ORACLE_PROGRESS_PATH).name or p.parent.name != Path(ORACLE_PROGRESS_PATH).parent.name:
+        return False
+    return dataset_root is None or p.parent.parent.resolve() == Path(dataset_root).resolve()

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from rabc.app.cli import CONFIGS
+from rabc.data.oracle import oracle_progress_path
 from rabc.io import RabcFileError, atomic_write, write_json
 from rabc.progress import ProgressTable, read_progress
 from rabc.weighting.separation import SEGMENTS, segment_labels, separation_report
@@ -111,7 +112,7 @@ def run(cfg: DictConfig) -> AnalysisResult:
     if not sidecar.is_file():
         raise RabcFileError(f"{sidecar}: not found (is {root} a dataset made by rabc.data.generate?)")
     generation = json.loads(sidecar.read_text())
-    progress_path = Path(cfg.progress or root / "progress" / "oracle.parquet")
+    progress_path = Path(cfg.progress or oracle_progress_path(root))
     progress = read_progress(progress_path, expect_fingerprint=generation.get("dataset_fingerprint"))
     fps = resolve_fps(progress, generation.get("fps"))
     labels, _ = segment_labels(progress.episode_index, progress.progress, generation.get("episodes") or [])

@@ -41,8 +41,9 @@ def run(cfg: DictConfig) -> DatasetResult:
     """Generate ``cfg.dataset`` (:class:`rabc.data.generate.GenerateConfig`); a relative root is taken from the
     directory the command was started in."""
     runtime_defaults()
-    from rabc.data.generate import ORACLE_PROGRESS_PATH, GenerateConfig, generate_dataset
+    from rabc.data.generate import GenerateConfig, generate_dataset
     from rabc.data.lerobot_io import SIDECAR_PATH
+    from rabc.data.oracle import oracle_progress_path
 
     kwargs = to_container(cfg.dataset)
     kwargs["root"] = os.path.abspath(kwargs["root"])
@@ -50,5 +51,5 @@ def run(cfg: DictConfig) -> DatasetResult:
     side = generate_dataset(gen, show_progress=True)
     root = Path(gen.root)
     return DatasetResult(
-        root, root / ORACLE_PROGRESS_PATH, root / SIDECAR_PATH, side["stats"], side["per_quality"]
+        root, oracle_progress_path(root), root / SIDECAR_PATH, side["stats"], side["per_quality"]
     )

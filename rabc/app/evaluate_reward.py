@@ -10,7 +10,6 @@ Command: ``python scripts/evaluate_reward.py`` (configs/evaluate_reward.yaml).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from rabc.data import episode_table, read_episode_frames
-from rabc.io import RabcFileError, atomic_write, write_json
+from rabc.data import dataset_info, read_episode_frames
+from rabc.io import atomic_write, write_json
 from rabc.metrics import (
     bootstrap_aggregate_ci,
     bootstrap_ci,
@@ -88,14 +87,6 @@ def build_scorers(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     return scorers, notes
 
 
-def _fps(root: Path) -> float:
-    info = root / "meta" / "info.json"
-    try:
-        return float(json.loads(info.read_text())["fps"])
-    except (OSError, KeyError, ValueError) as err:
-        raise RabcFileError(f"{info}: cannot read the dataset's fps ({err})") from err
-
-
 def score_one(
     name: str, scorer: Any, frames: np.ndarray, fps: float, task: str, ep: int, cfg
 ) -> dict[str, Any]:
@@ -135,7 +126,8 @@ def evaluate(cfg: DictConfig, scorers: dict[str, Any]) -> tuple[pd.DataFrame, di
     """Per-episode records (one row per dataset × scorer × episode) and oracle curves for the plots."""
     rows, oracle_curves = [], {}
     for root in (Path(str(r)) for r in cfg.datasets):
-        table, fps = episode_table(root), _fps(root)
+        info = dataset_info(root)
+        table, fps = info.episodes, info.fps
         if cfg.max_episodes is not None:
             table = table.head(int(cfg.max_episodes))
         per_root = {k: (v(root) if isinstance(v, type) else v) for k, v in scorers.items()}

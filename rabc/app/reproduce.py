@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from rabc.app import cli
 from rabc.app.evaluate_reward import EvaluateRewardResult
+from rabc.data.oracle import oracle_progress_path
 from rabc.report.results import PROGRESS_FREE
 
 PRESETS = cli.CONFIGS / "reproduce"
@@ -147,7 +148,7 @@ def ensure_dataset(cfg: DictConfig) -> Path:
 
 def progress_sources(cfg: DictConfig, root: Path) -> tuple[dict[str, Path], list[str]]:
     """{label: progress parquet} and notes about skipped sources."""
-    sources, notes = {"oracle": root / "progress" / "oracle.parquet"}, []
+    sources, notes = {"oracle": oracle_progress_path(root)}, []
     learned = cfg.get("learned_progress")
     if not learned:
         notes.append("No learned scorer progress given (learned_progress=null): oracle progress only.")

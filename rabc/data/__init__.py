@@ -2,8 +2,10 @@
 
 from rabc.data.generate import GenerateConfig, dataset_features, generate_dataset, make_tiny_dataset
 from rabc.data.lerobot_io import (
+    DatasetInfo,
     create_dataset,
     dataset_fingerprint,
+    dataset_info,
     episode_table,
     episodes_meta,
     load_dataset,
@@ -14,10 +16,12 @@ from rabc.data.lerobot_io import (
 from rabc.data.splits import split_episodes
 
 __all__ = [
+    "DatasetInfo",
     "GenerateConfig",
     "create_dataset",
     "dataset_features",
     "dataset_fingerprint",
+    "dataset_info",
     "episode_table",
     "episodes_meta",
     "generate_dataset",

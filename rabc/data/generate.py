@@ -38,6 +38,7 @@ from rabc.data.lerobot_io import (
     episode_table,
     episodes_meta,
 )
+from rabc.data.oracle import ORACLE_PROGRESS_PATH
 from rabc.io import file_sha256, write_json
 from rabc.progress import ProgressTable, write_progress
 from rabc.sim.demos import QUALITY_NAMES, CorruptionParams, Quality, parse_quality, run_episode
@@ -55,7 +56,6 @@ from rabc.types import ACTION, OBS_ENV_STATE, OBS_STATE, ORACLE_PROGRESS, QUALIT
 
 logger = logging.getLogger(__name__)
 
-ORACLE_PROGRESS_PATH = "progress/oracle.parquet"
 #: Default "noisy and sub-optimal" mix; it must contain detours and stop-halfway failures (they hurt plain BC).
 NOISY_MIX = {"clean": 0.2, "noise": 0.2, "hesitate": 0.15, "detour": 0.25, "fail": 0.2}
 

@@ -15,6 +15,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,45 @@ def _info(root: Path) -> dict[str, Any]:
         if key not in info:
             raise RabcFileError(f"{path}: lacks key {key!r}")
     return info
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The one reading of a local dataset's ``meta/info.json`` (fps, frame and episode counts, features), with
+    the per-episode table and the fingerprint computed on first use. Every rabc module that needs a dataset's
+    fps or size asks :func:`dataset_info`; none opens info.json itself."""
+
+    root: Path
+    fps: float
+    total_frames: int
+    total_episodes: int
+    features: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)  # the whole info.json
+
+    @cached_property
+    def episodes(self) -> pd.DataFrame:
+        """:func:`episode_table` of the dataset."""
+        return episode_table(self.root)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """:func:`dataset_fingerprint` of the dataset."""
+        return dataset_fingerprint(self.root)
+
+
+def dataset_info(root: str | Path) -> DatasetInfo:
+    """:class:`DatasetInfo` of the LeRobot v3 dataset at ``root``; :class:`RabcFileError` naming the file when
+    ``meta/info.json`` is missing, not JSON, or lacks a required key."""
+    root = Path(root)
+    info = _info(root)
+    return DatasetInfo(
+        root=root,
+        fps=float(info["fps"]),
+        total_frames=int(info["total_frames"]),
+        total_episodes=int(info["total_episodes"]),
+        features=info["features"],
+        raw=info,
+    )
 
 
 def _read_table(path: Path, columns: list[str] | None = None) -> pa.Table:

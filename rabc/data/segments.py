@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rabc.data.lerobot_io import read_sidecar
-from rabc.progress import read_progress
+from rabc.data.oracle import read_oracle_progress
 from rabc.weighting.separation import segment_labels
 
 
@@ -21,9 +21,7 @@ def frame_labels(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     side = read_sidecar(root)
     if side is None:
         return None
-    oracle = read_progress(
-        root / "progress" / "oracle.parquet", expect_fingerprint=side.get("dataset_fingerprint")
-    )
+    oracle = read_oracle_progress(root)
     order = np.argsort(oracle.index, kind="stable")
     ep, p = oracle.episode_index[order], oracle.progress[order]
     segments, classes = segment_labels(ep, p, side["episodes"])

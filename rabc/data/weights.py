@@ -8,7 +8,6 @@ segment labels of a generated dataset) is read here, below both callers; the wei
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from rabc.data.lerobot_io import dataset_info
 from rabc.data.segments import frame_labels
 from rabc.io import RabcFileError
 from rabc.weighting import (
@@ -65,13 +65,11 @@ def read_dataset_labels(root: str | Path) -> dict[str, np.ndarray]:
     cols = {k: np.concatenate(v) for k, v in parts.items() if len(v) == len(files)}
     order = np.argsort(cols["index"], kind="stable")
     cols = {k: v[order] for k, v in cols.items()}
-    info = root / "meta" / "info.json"
-    if info.is_file():
-        total = json.loads(info.read_text()).get("total_frames")
-        if total is not None and int(total) != len(cols["index"]):
-            raise RabcFileError(
-                f"{root}: meta/info.json says {total} frames, data files hold {len(cols['index'])}"
-            )
+    total = dataset_info(root).total_frames
+    if total != len(cols["index"]):
+        raise RabcFileError(
+            f"{root}: meta/info.json says {total} frames, data files hold {len(cols['index'])}"
+        )
     return cols
 
 

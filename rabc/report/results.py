@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from rabc.io import RabcFileError
+from rabc.progress import is_oracle_progress
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,9 @@ def source_label(progress: str | None, dataset_root: str | None, scheme: str) ->
         return "-"
     if not progress:
         return "precomputed"
-    p = Path(progress)
-    if p.name == "oracle.parquet" and (dataset_root is None or p.parent.parent == Path(dataset_root)):
+    if is_oracle_progress(progress, dataset_root):
         return "oracle"
-    return f"learned:{p.stem}"
+    return f"learned:{Path(progress).stem}"
 
 
 def params_label(weighting: dict[str, Any] | None) -> str:

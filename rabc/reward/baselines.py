@@ -14,23 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
+from rabc.data.oracle import read_oracle_progress
 from rabc.io import RabcFileError
-from rabc.progress import read_progress
 from rabc.reward.topreward import EpisodeScore, anchor_lengths, dense_progress, minmax_normalise
-from rabc.types import ORACLE_PROGRESS
 
 logger = logging.getLogger(__name__)
-
-ORACLE_PROGRESS_FILE = "progress/oracle.parquet"
 
 
 class OracleScorer:
     """The simulator's per-frame oracle progress of a generated dataset.
 
-    Read from ``<root>/progress/oracle.parquet`` (lerobot progress format) or, when absent, from the dataset's
-    per-frame ``progress_oracle`` column. Every frame is an anchor; raw log p columns are NaN.
+    Read by :func:`rabc.data.oracle.read_oracle_progress` (``progress/oracle.parquet``, or the per-frame
+    ``progress_oracle`` column). Every frame is an anchor; raw log p columns are NaN.
 
     Args:
         root: LeRobot v3 dataset root.
@@ -40,14 +36,9 @@ class OracleScorer:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        path = self.root / ORACLE_PROGRESS_FILE
-        if path.is_file():
-            t = read_progress(path)
-            episode, frame, progress = t.episode_index, t.frame_index, t.progress
-            self.source = str(path)
-        else:
-            episode, frame, progress = _oracle_column(self.root)
-            self.source = f"{self.root}/data (column {ORACLE_PROGRESS})"
+        t = read_oracle_progress(self.root)
+        episode, frame, progress = t.episode_index, t.frame_index, t.progress
+        self.source = str(t.provenance["source"])
         order = np.lexsort((frame, episode))  # (N,) by episode then frame
         self._episode, self._frame = episode[order], frame[order]
         self._progress = progress[order].astype(np.float32)
@@ -119,16 +110,3 @@ class RandomScorer:
             progress_anchors=s, progress=dense_progress(anchors, s, n), frame_indices=np.arange(n, dtype=np.int64),
             frame_size=(0, 0), fps=float(fps), stats={"sweep": "random"},
         )  # fmt: skip
-
-
-def _oracle_column(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    files = sorted(root.glob("data/chunk-*/file-*.parquet"))
-    if not files:
-        raise RabcFileError(f"{root}: neither {ORACLE_PROGRESS_FILE} nor data/chunk-*/file-*.parquet exist")
-    parts = []
-    for f in files:
-        if ORACLE_PROGRESS not in pq.read_schema(f).names:
-            raise RabcFileError(f"{f}: no {ORACLE_PROGRESS!r} column and no {root / ORACLE_PROGRESS_FILE}")
-        parts.append(pq.read_table(f, columns=["episode_index", "frame_index", ORACLE_PROGRESS]))
-    cols = [np.concatenate([p.column(c).to_numpy() for p in parts]) for c in parts[0].column_names]
-    return cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.float32)

@@ -90,13 +90,12 @@ def build_groups(
     """Decode, subsample (``scorer.max_frames``) and encode the anchor prefixes of each episode, plus a static copy
     (``static``: first frame repeated) and a reversed copy (``reverse``: frames backwards, same timestamps).
 
-    Oracle progress per frame comes from ``<root>/progress/oracle.parquet`` (the dataset generator's contract).
+    Oracle progress per frame comes from :func:`rabc.data.oracle.read_oracle_progress`.
     """
     from tqdm.auto import tqdm
 
     from rabc.data import episode_table, read_episode_frames
-    from rabc.data.generate import ORACLE_PROGRESS_PATH
-    from rabc.progress import read_progress
+    from rabc.data.oracle import ORACLE_PROGRESS_PATH, read_oracle_progress
 
     root = Path(root)
     table = episode_table(root).set_index("episode_index")
@@ -105,7 +104,7 @@ def build_groups(
         raise ValueError(f"{root}: episodes {missing[:5]} not in the dataset")
     if table["success"].isna().any():
         raise ValueError(f"{root}: episodes lack success labels (not a generated dataset with a sidecar)")
-    oracle = read_progress(root / ORACLE_PROGRESS_PATH)
+    oracle = read_oracle_progress(root)
     groups: list[PrefixGroup] = []
     for ep in tqdm(list(episodes), desc="encode prefixes", disable=not show_progress):
         row = table.loc[int(ep)]

@@ -29,7 +29,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from rabc import __version__
-from rabc.data import dataset_fingerprint, episode_table, read_episode_frames
+from rabc.data import dataset_info, read_episode_frames
 from rabc.io import RabcFileError, read_parquet, write_parquet
 from rabc.progress import ProgressTable, write_progress
 from rabc.reward.base import Scorer
@@ -110,12 +110,9 @@ class Labeller:
     ) -> None:
         self.rescore_mismatched = rescore_mismatched
         self.root, self.scorer, self.out, self.camera = Path(root), scorer, Path(out), camera
-        info_path = self.root / "meta" / "info.json"
-        try:
-            self.fps = float(json.loads(info_path.read_text())["fps"])
-        except (OSError, KeyError, ValueError) as e:
-            raise RabcFileError(f"{info_path}: cannot read the dataset's fps ({e})") from e
-        table = episode_table(self.root)
+        self.info = dataset_info(self.root)
+        self.fps = self.info.fps
+        table = self.info.episodes
         if episodes is not None:
             wanted = np.unique(np.asarray(list(episodes), dtype=np.int64))
             unknown = np.setdiff1d(wanted, table["episode_index"].to_numpy())
@@ -123,7 +120,7 @@ class Labeller:
                 raise ValueError(f"{self.root}: episodes {unknown.tolist()} do not exist")
             table = table[table["episode_index"].isin(wanted)]
         self.episodes = table.sort_values("episode_index").reset_index(drop=True)
-        self.fingerprint = dataset_fingerprint(self.root)
+        self.fingerprint = self.info.fingerprint
         self.scorer_prov = scorer_provenance(scorer, scorer_name)
         self.key = run_key(self.fingerprint, self.scorer_prov)
 
@@ -284,7 +281,7 @@ class Labeller:
                 f"{parts_dir(self.out)}: parts cover {index.size} frames ({np.unique(index).size} distinct) but the "
                 f"{len(self.episodes)} episode(s) have {expected.size}"
             )
-        total = int(json.loads((self.root / "meta" / "info.json").read_text())["total_frames"])
+        total = self.info.total_frames
         provenance = {
             "dataset_root": str(self.root),
             "dataset_fingerprint": self.fingerprint,

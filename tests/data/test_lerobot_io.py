@@ -18,7 +18,7 @@ from rabc.data import (
     read_episode_frames,
     split_episodes,
 )
-from rabc.data.generate import ORACLE_PROGRESS_PATH
+from rabc.data.oracle import ORACLE_PROGRESS_PATH
 from rabc.io import RabcFileError
 from rabc.progress import read_progress
 from rabc.types import ACTION, OBS_ENV_STATE, OBS_STATE, ORACLE_PROGRESS, QUALITY, SUCCESS

@@ -31,7 +31,12 @@ def fake_dataset(root: Path, t, quality, success) -> None:
         cols |= {"quality": quality[sl], "success": success[sl]}
         pq.write_table(pa.table(cols), f)
     (root / "meta").mkdir(exist_ok=True)
-    (root / "meta" / "info.json").write_text(json.dumps({"total_frames": len(t), "fps": 10}))
+    (root / "meta" / "info.json").write_text(json.dumps(info_json(len(t))))
+
+
+def info_json(total_frames: int) -> dict:
+    """The keys of meta/info.json that rabc.data.dataset_info requires."""
+    return {"total_frames": total_frames, "fps": 10, "total_episodes": 3, "features": {}, "data_path": "x"}
 
 
 @pytest.fixture
@@ -87,7 +92,7 @@ def test_run_episode_scheme_uses_dataset_success(inputs, compose_cfg):
     assert w.metadata["diagnostics"] == res.meta["diagnostics"]
     # a dataset with another frame count is refused
     info = tmp / "ds" / "meta" / "info.json"
-    info.write_text(json.dumps({"total_frames": len(t) + 1}))
+    info.write_text(json.dumps(info_json(len(t) + 1)))
     with pytest.raises(RabcFileError, match="info.json says"):
         weights.run(cfg)
     with pytest.raises(ValueError, match="success labels|success column"):

@@ -1,0 +1,49 @@
+"""The one reading of meta/info.json (DatasetInfo) and the one oracle-progress provider."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rabc.data import dataset_fingerprint, dataset_info, episode_table
+from rabc.data.oracle import is_oracle_progress, oracle_progress_path, read_oracle_progress
+from rabc.io import RabcFileError
+from rabc.progress import read_progress
+
+
+def test_dataset_info_reads_info_json_once_and_names_bad_files(tiny_dataset, tmp_path):
+    info = dataset_info(tiny_dataset)
+    raw = json.loads((tiny_dataset / "meta" / "info.json").read_text())
+    assert (info.fps, info.total_frames, info.total_episodes) == (
+        raw["fps"],
+        raw["total_frames"],
+        raw["total_episodes"],
+    )
+    assert info.fingerprint == dataset_fingerprint(tiny_dataset)
+    assert info.episodes["length"].sum() == info.total_frames
+    assert info.episodes.equals(episode_table(tiny_dataset))
+    with pytest.raises(RabcFileError, match="does not exist"):
+        dataset_info(tmp_path / "nowhere")
+    bad = tmp_path / "bad"
+    (bad / "meta").mkdir(parents=True)
+    (bad / "meta" / "info.json").write_text(json.dumps({"fps": 10}))
+    with pytest.raises(RabcFileError, match="info.json: lacks key"):
+        dataset_info(bad)
+
+
+def test_oracle_progress_parquet_column_fallback_and_label(tiny_dataset, tmp_path):
+    parquet = read_oracle_progress(tiny_dataset)
+    direct = read_progress(oracle_progress_path(tiny_dataset))
+    np.testing.assert_array_equal(parquet.progress, direct.progress)
+    assert parquet.provenance["source"] == str(oracle_progress_path(tiny_dataset))
+    copy = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, copy)
+    oracle_progress_path(copy).unlink()  # only the per-frame data column is left
+    column = read_oracle_progress(copy)
+    assert "column progress_oracle" in column.provenance["source"]
+    np.testing.assert_array_equal(column.index, parquet.index)
+    np.testing.assert_allclose(column.progress, parquet.progress)
+    assert is_oracle_progress(oracle_progress_path(tiny_dataset), tiny_dataset)
+    assert not is_oracle_progress(oracle_progress_path(tiny_dataset), copy)  # another dataset's oracle
+    assert not is_oracle_progress(tiny_dataset / "progress" / "topreward.parquet")
