@@ -7,6 +7,7 @@ Everything rabc writes goes through :func:`atomic_write`: a temp file in the tar
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -82,9 +83,19 @@ def read_parquet(path: str | Path, columns: list[str] | None = None) -> tuple[pa
     return table, (json.loads(raw) if raw else {})
 
 
+def provenance_stamp() -> dict[str, str | None]:
+    """The stamp every artefact rabc writes carries (progress and weights files, datasets, runs, scorer reports):
+    the rabc version and the commit of the checkout that wrote it."""
+    from rabc import __version__
+
+    return {"rabc_version": __version__, "git_sha": git_sha()}
+
+
+@functools.cache
 def git_sha() -> str | None:
     """Commit of the rabc checkout (recorded in every run and report): ``git rev-parse HEAD``, else the
-    ``RABC_GIT_SHA`` environment variable (set by the docker images, which carry no ``.git``), else None."""
+    ``RABC_GIT_SHA`` environment variable (set by the docker images, which carry no ``.git``), else None.
+    Asked once per process."""
     fallback = os.environ.get("RABC_GIT_SHA") or None
     try:
         out = subprocess.run(

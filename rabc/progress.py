@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rabc import __version__
-from rabc.io import RabcFileError, read_parquet, write_parquet
+from rabc.io import RabcFileError, provenance_stamp, read_parquet, write_parquet
 
 PROGRESS_COLUMN = "progress_sparse"
 REQUIRED_COLUMNS = ("index", "episode_index", "frame_index", PROGRESS_COLUMN)
@@ -74,8 +73,8 @@ class ProgressTable:
 
 
 def write_progress(path: str | Path, table: ProgressTable) -> None:
-    """Atomically write ``table`` with its provenance (``rabc_version`` added)."""
-    provenance = {"rabc_version": __version__, "num_frames": len(table), **table.provenance}
+    """Atomically write ``table`` with its provenance (:func:`rabc.io.provenance_stamp` added)."""
+    provenance = {**provenance_stamp(), "num_frames": len(table), **table.provenance}
     provenance.setdefault("num_episodes", int(len(np.unique(table.episode_index))))
     write_parquet(path, table.to_arrow(), provenance)
 

@@ -185,7 +185,7 @@ def run(cfg: DictConfig) -> FinetuneResult:
     """LoRA-adapt ``cfg.model`` on the training-task episodes of ``cfg.dataset.root``; write the adapter, the
     before/after report and the config under ``cfg.out`` (checkpoints and TensorBoard under ``<out>/train``)."""
     from rabc.data import dataset_fingerprint, split_episodes
-    from rabc.io import atomic_write, git_sha
+    from rabc.io import atomic_write, provenance_stamp
     from rabc.reward.finetune_run import random_reference, write_report
 
     cli.runtime_defaults()
@@ -205,7 +205,7 @@ def run(cfg: DictConfig) -> FinetuneResult:
     )  # fmt: skip
     report = {
         "model": model, "base_adapter_hash": scorer.adapter_hash, "dataset": str(root),
-        "dataset_fingerprint": dataset_fingerprint(root), "splits": splits, "git_sha": git_sha(),
+        "dataset_fingerprint": dataset_fingerprint(root), "splits": splits, **provenance_stamp(),
         "random_reference": random_reference(root, splits, scorer.num_anchors),
         "stages": {"lora": result}, "adapter_hash": result["adapter_hash"],
     }  # fmt: skip

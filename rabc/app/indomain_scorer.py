@@ -43,7 +43,7 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
     ``full`` stage into ``<out>/pretrained``, the ``lora`` stage into ``<out>/adapter``, the report."""
     from rabc.data import dataset_fingerprint, generate_dataset, split_episodes
     from rabc.data.generate import GenerateConfig
-    from rabc.io import atomic_write, git_sha
+    from rabc.io import atomic_write, provenance_stamp
     from rabc.reward.finetune_run import StageConfig, random_reference, write_report
     from rabc.reward.tiny import make_tiny_vlm
     from rabc.reward.topreward import TopRewardScorer
@@ -80,7 +80,7 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
     report = {
         "dataset": str(root), "dataset_fingerprint": dataset_fingerprint(root), "splits": splits,
         "random_reference": random_reference(root, splits, cfg.scorer.num_anchors),
-        "model_size": cfg.model.size, "git_sha": git_sha(), "stages": stages,
+        "model_size": cfg.model.size, **provenance_stamp(), "stages": stages,
         "adapter_hash": stages["lora"]["adapter_hash"],
     }  # fmt: skip
     js, md = write_report(out, report, "In-domain tiny TOPReward scorer")

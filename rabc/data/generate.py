@@ -30,7 +30,6 @@ import datasets
 import numpy as np
 from tqdm.auto import tqdm
 
-from rabc import __version__
 from rabc.data.lerobot_io import (
     SIDECAR_PATH,
     create_dataset,
@@ -39,7 +38,7 @@ from rabc.data.lerobot_io import (
     episodes_meta,
 )
 from rabc.data.oracle import ORACLE_PROGRESS_PATH
-from rabc.io import file_sha256, write_json
+from rabc.io import file_sha256, provenance_stamp, write_json
 from rabc.progress import ProgressTable, write_progress
 from rabc.sim.demos import QUALITY_NAMES, CorruptionParams, Quality, parse_quality, run_episode
 from rabc.sim.env import (
@@ -243,7 +242,7 @@ def generate_dataset(cfg: GenerateConfig, show_progress: bool = True) -> dict[st
         per_q[name] = {"episodes": len(s), "success_rate": float(np.mean(s)) if s else None}
     sidecar = {
         "generator": "rabc.data.generate",
-        "rabc_version": __version__,
+        **provenance_stamp(),
         "config": _jsonable(asdict(cfg)),
         "corruption_params": params.to_dict(),
         "fps": CONTROL_FPS,

@@ -17,10 +17,9 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from rabc import __version__
 from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
 from rabc.data.weights import diagnose, episode_info, labels_from_episodes, make_weights
-from rabc.io import file_sha256, git_sha, write_json
+from rabc.io import file_sha256, provenance_stamp, write_json
 from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModule
 from rabc.lit.module import WeightedBCModule
 from rabc.policies import make_policy
@@ -155,8 +154,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     record = {
         "name": cfg.name,
         "seed": cfg.seed,
-        "rabc_version": __version__,
-        "git_sha": git_sha(),
+        **provenance_stamp(),
         "dataset_root": str(root),
         "dataset_fingerprint": fingerprint,
         "progress": cfg.progress,

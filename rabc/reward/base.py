@@ -62,8 +62,7 @@ def runtime_provenance(adapter: Any) -> dict[str, Any]:
     """What else decides a model scorer's numbers: dtype, device, package versions, the rabc commit."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from rabc import __version__
-    from rabc.io import git_sha
+    from rabc.io import provenance_stamp
 
     def _version(package: str) -> str | None:
         try:
@@ -78,6 +77,5 @@ def runtime_provenance(adapter: Any) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "transformers_version": _version("transformers"),
         "peft_version": _version("peft"),
-        "rabc_version": __version__,
-        "git_sha": git_sha(),
+        **provenance_stamp(),
     }

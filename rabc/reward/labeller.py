@@ -28,9 +28,8 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from rabc import __version__
 from rabc.data import dataset_info, read_episode_frames
-from rabc.io import RabcFileError, read_parquet, write_parquet
+from rabc.io import RabcFileError, provenance_stamp, read_parquet, write_parquet
 from rabc.progress import ProgressTable, write_progress
 from rabc.reward.base import Scorer
 
@@ -292,7 +291,7 @@ class Labeller:
             "camera": self.camera,
             "prompts": tasks_prompts or self.prompts(),
             "anchors": anchors,
-            "rabc_version": __version__,
+            **provenance_stamp(),
             "columns": {
                 "progress_sparse": "dense progress (Eq. 2 min-max of the anchors, linear interpolation), float32",
                 "logp_true": "raw log p(' True') at anchor frames (last frame of each prefix), NaN elsewhere",

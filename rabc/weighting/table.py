@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rabc import __version__
-from rabc.io import RabcFileError, file_sha256, read_parquet, write_parquet
+from rabc.io import RabcFileError, file_sha256, provenance_stamp, read_parquet, write_parquet
 from rabc.progress import ProgressTable, read_progress
 from rabc.weighting.core import WeightResult
 from rabc.weighting.schemes import EpisodeInfo, WeightingScheme
@@ -79,7 +78,7 @@ def compute_weights(
     fps_v = resolve_fps(progress, fps)
     result = scheme(progress, fps_v, episode_info)
     meta = {
-        "rabc_version": __version__,
+        **provenance_stamp(),
         "scheme": scheme.kind,
         "name": scheme.name,
         "params": scheme.params(),

@@ -47,3 +47,19 @@ def test_oracle_progress_parquet_column_fallback_and_label(tiny_dataset, tmp_pat
     assert is_oracle_progress(oracle_progress_path(tiny_dataset), tiny_dataset)
     assert not is_oracle_progress(oracle_progress_path(tiny_dataset), copy)  # another dataset's oracle
     assert not is_oracle_progress(tiny_dataset / "progress" / "topreward.parquet")
+
+
+def test_every_artefact_carries_the_one_provenance_stamp(tiny_dataset, tmp_path):
+    from rabc.data import read_sidecar
+    from rabc.io import provenance_stamp, read_parquet
+    from rabc.weighting import Uniform, compute_weights, write_weights
+
+    stamp = provenance_stamp()
+    assert set(stamp) == {"rabc_version", "git_sha"}
+    sidecar = read_sidecar(tiny_dataset)
+    progress = read_oracle_progress(tiny_dataset).provenance
+    result, meta = compute_weights(oracle_progress_path(tiny_dataset), Uniform())
+    write_weights(tmp_path / "w.parquet", result, meta)
+    _, weights_meta = read_parquet(tmp_path / "w.parquet")
+    for doc in (sidecar, progress, weights_meta):
+        assert {k: doc[k] for k in stamp} == stamp
