@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from rabc.data import dataset_info, read_episode_frames
-from rabc.io import atomic_write, write_json
+from rabc.data.oracle import read_oracle_progress
+from rabc.io import RabcFileError, atomic_write, write_json
 from rabc.metrics import (
     bootstrap_aggregate_ci,
     bootstrap_ci,
@@ -30,7 +31,6 @@ from rabc.metrics import (
     success_score,
     voc,
 )
-from rabc.reward.topreward import anchor_lengths
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +87,16 @@ def build_scorers(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
     return scorers, notes
 
 
-def score_one(
-    name: str, scorer: Any, frames: np.ndarray, fps: float, task: str, ep: int, cfg
-) -> dict[str, Any]:
-    """One episode under one scorer: voc, success score, static-frame VOC, parse flag, progress curve."""
+def score_one(scorer: Any, frames: np.ndarray, fps: float, task: str, ep: int, cfg) -> dict[str, Any]:
+    """One episode under one scorer: voc, success score, static-frame VOC, parse flag, progress curve.
+
+    A :class:`~rabc.reward.base.Scorer` is ranked on :meth:`EpisodeScore.anchor_signal`; its static-frame VOC is
+    measured when it looks at frames (``needs_frames``). GVL returns values at shuffled frames instead."""
+    from rabc.reward.gvl import GvlScorer
+
     n = len(frames)
     rec: dict[str, Any] = {"voc": np.nan, "success_score": np.nan, "static_voc": np.nan, "parse_ok": True}
-    if name == "gvl":
+    if isinstance(scorer, GvlScorer):
         r = scorer.score_episode(frames, fps=fps, instruction=task, episode_index=ep)
         rec.update(parse_ok=r.parse_ok, curve_x=r.frame_indices, curve_y=r.values / 100.0)
         if r.parse_ok:  # failures: VOC 0 by the paper's rule, excluded from every mean (counted instead)
@@ -102,19 +105,14 @@ def score_one(
             s = scorer.score_episode(
                 np.broadcast_to(frames[:1], frames.shape), instruction=task, episode_index=ep
             )
-            rec["static_voc"] = s.voc if s.parse_ok else np.nan
+            # the one static-frame VOC (rabc.metrics.static_frame_voc): NaN for a constant curve, not GVL's 0
+            rec["static_voc"] = voc(s.values) if s.parse_ok else np.nan
         return rec
-    es = scorer.score_episode(frames, fps=fps, instruction=task, episode_index=ep) if name in ("oracle", "random") \
-        else scorer.score_episode(frames, fps=fps, instruction=task)  # fmt: skip
-    if name == "oracle":  # the simulator's progress at the TOPReward anchors
-        anchors = anchor_lengths(n, cfg.num_anchors) - 1
-        raw = es.progress[anchors].astype(np.float64)
-        rec.update(curve_x=anchors, curve_y=raw)
-    else:
-        raw = es.logp_true
-        rec.update(curve_x=es.anchor_frames, curve_y=es.progress_anchors)
-    rec.update(voc=voc(raw), success_score=success_score(raw))
-    if cfg.static_check and name.startswith("topreward"):
+    es = scorer.score_episode(frames, fps=fps, instruction=task, episode_index=ep)
+    anchors, raw = es.anchor_signal(cfg.num_anchors)
+    curve = es.progress_anchors if len(anchors) == len(es.progress_anchors) else raw
+    rec.update(curve_x=anchors, curve_y=curve, voc=voc(raw), success_score=success_score(raw))
+    if cfg.static_check and scorer.needs_frames:
         rec["static_voc"] = static_frame_voc(
             lambda v: scorer.score_episode(np.ascontiguousarray(v), fps=fps, instruction=task).logp_true,
             frames[0], n,
@@ -131,16 +129,18 @@ def evaluate(cfg: DictConfig, scorers: dict[str, Any]) -> tuple[pd.DataFrame, di
         if cfg.max_episodes is not None:
             table = table.head(int(cfg.max_episodes))
         per_root = {k: (v(root) if isinstance(v, type) else v) for k, v in scorers.items()}
+        try:  # the reference curve of the plots, where the dataset has oracle progress
+            oracle = read_oracle_progress(root)
+        except RabcFileError:
+            oracle = None
         for _, ep in tqdm(table.iterrows(), total=len(table), desc=f"episodes {root.name}", unit="ep"):
             e = int(ep["episode_index"])
             frames, _ = read_episode_frames(root, e, camera=cfg.camera)
             success = ep["success"]
+            if oracle is not None:
+                oracle_curves[(root.name, e)] = oracle.progress[oracle.episode_index == e]
             for name, sc in per_root.items():
-                rec = score_one(name, sc, frames, fps, str(ep["task"]), e, cfg)
-                if name == "oracle":
-                    oracle_curves[(root.name, e)] = sc.score_episode(
-                        frames, fps=fps, episode_index=e
-                    ).progress
+                rec = score_one(sc, frames, fps, str(ep["task"]), e, cfg)
                 rows.append({"dataset": root.name, "scorer": name, "episode_index": e, "task": ep["task"],
                              "success": None if pd.isna(success) else bool(success),
                              "quality": ep.get("quality_name", ""), "length": len(frames), **rec})  # fmt: skip

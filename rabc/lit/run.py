@@ -24,6 +24,7 @@ from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModul
 from rabc.lit.module import WeightedBCModule
 from rabc.policies import make_policy
 from rabc.weighting import WeightTable, format_diagnostics, format_separation
+from rabc.weighting.core import check_horizon_covers_chunk
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,14 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     policy_cfg = {str(k): v for k, v in policy_node.items()}
     policy_name = policy_cfg.pop("name")
     policy, preprocessor, postprocessor = make_policy(policy_name, ds_meta=meta, **policy_cfg)
+    derived = table.metadata.get("derived") or {}
+    if derived.get("horizon_frames"):  # an increment-based scheme: does its horizon cover an executed chunk?
+        check_horizon_covers_chunk(
+            int(derived["horizon_frames"]),
+            str(derived.get("direction")),
+            policy.n_action_steps,
+            meta.fps,
+        )
     use_images = bool(policy_cfg.get("use_images", False))
     frames: LeRobotFrames | InMemoryFrames
     if use_images:

@@ -81,6 +81,10 @@ def static_frame_voc(
     """Length-bias check: VOC of a scorer on a static video (the episode's first frame repeated ``num_frames``
     times). An unbiased scorer gives ≈ 0 (or NaN for constant scores); Qwen3-VL-8B gives ≈ 0.99 (PAPER.md §1).
 
+    The one static-frame VOC definition, used by the reward tables and the scorer-quality table alike: a constant
+    still-clip curve is NaN (no order to measure), left out of means, never 0 (which would read as "unbiased")
+    and never GVL's parse-failure 0.
+
     Args:
         score_fn: maps frames (T, H, W, C) to the K prefix scores (K,) in chronological order.
         first_frame: (H, W, C) image.

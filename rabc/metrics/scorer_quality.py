@@ -4,8 +4,8 @@ and episodes, each figure with a percentile bootstrap CI over episodes.
 Metrics per source (episodes E, frames N_e):
 - ``voc``: mean VOC (Spearman of the anchor scores vs time) over episodes; constant curves are left out.
 - ``static_voc``: mean VOC of the still clip's anchor scores (first frame repeated): ≈ 0 for an unbiased scorer.
-  This is the one static-frame VOC definition: NaN for a constant still-clip curve (no order to measure), which
-  the mean leaves out, so a perfectly flat scorer does not count as "anti-biased".
+  The definition of :func:`rabc.metrics.reward.static_frame_voc`: NaN for a constant still-clip curve (no order
+  to measure), which the mean leaves out, so a perfectly flat scorer does not count as "unbiased".
 - ``static_rise_ratio``: mean (last − first) of the still clip over mean |last − first| of the real clip (raw
   scores): ≈ 0 unbiased, ≈ 1 a pure length bias.
 - ``idle_rise_share``: share of an episode's progress rise (sum of positive per-frame increments) that falls on

@@ -84,6 +84,15 @@ class EpisodeScore:
     stats: dict = field(default_factory=dict)  # visual_tokens, lm_tokens, seconds, sweep
     logp_static: np.ndarray | None = None  # (K,) raw log p(" True") of the still clip (correction="static")
 
+    def anchor_signal(self, num_anchors: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(anchor frames, raw score) that VOC and the success score rank: the raw log p(" True") where the
+        scorer has one (TOPReward, the random reference); a per-frame reference without log-probabilities (the
+        oracle) is read at the TOPReward anchors of the episode, so every scorer is ranked on the same frames."""
+        if np.isfinite(self.logp_true).any():
+            return self.anchor_frames, self.logp_true
+        anchors = anchor_lengths(len(self.progress), num_anchors) - 1
+        return anchors, self.progress[anchors].astype(np.float64)
+
 
 class TopRewardScorer:
     """Zero-shot TOPReward over a transformers video VLM (Qwen3-VL default, Qwen2.5-VL supported).

@@ -108,6 +108,19 @@ def horizon_frames(horizon_s: float | None, fps: float) -> int:
     return max(1, int(round(horizon_s * fps)))
 
 
+def check_horizon_covers_chunk(horizon: int, direction: str, executed_actions: int, fps: float) -> None:
+    """A forward increment over ``horizon`` frames is what the actions executed from frame t cause; a horizon
+    shorter than the policy's executed chunk (``n_action_steps``) credits a frame with only part of what its chunk
+    does. Raises ValueError naming both lengths and the horizon_s that would fit. The paper's backward increment
+    (credit for the progress that led to frame t) has no such tie and is not checked."""
+    if direction == "forward" and horizon < executed_actions:
+        raise ValueError(
+            f"weighting horizon is {horizon} frames ({horizon / fps:.3g} s at {fps:g} fps), shorter than the "
+            f"{executed_actions} actions the policy executes per chunk (policy.n_action_steps): set "
+            f"weighting.horizon_s >= {executed_actions / fps:.3g} or lower policy.n_action_steps"
+        )
+
+
 def apply_nan_policy(progress: np.ndarray, seg: Segments, policy: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Resolve NaN progress. Returns (progress float64 (N,), valid mask (N,), number of NaN frames).
 

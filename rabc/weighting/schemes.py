@@ -210,6 +210,7 @@ class AdvantageScheme(WeightingScheme):
         info = {
             "horizon_s": h / float(fps),
             "horizon_frames": h,
+            "direction": self.direction,
             "fps": float(fps),
             "increment_mean": mean,
             "increment_std": std,
@@ -347,6 +348,7 @@ class Sarm(WeightingScheme):
         info = {
             "horizon_s": h / float(fps),
             "horizon_frames": h,
+            "direction": "forward",
             "fps": float(fps),
             "delta_mean": mu,
             "delta_std": sigma,

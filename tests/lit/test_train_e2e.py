@@ -230,3 +230,23 @@ def test_multirun_sweep_over_weightings(tiny_dataset, tmp_path):
     assert file_sha256(runs["uniform"] / "weights.parquet") != file_sha256(
         runs["top_awr"] / "weights.parquet"
     )
+
+
+def test_forward_horizon_shorter_than_the_executed_chunk_is_refused(tiny_dataset, tmp_path):
+    """A forward increment must span the actions the policy executes per chunk; the error names both."""
+    from rabc.data import dataset_info
+    from rabc.data.oracle import oracle_progress_path
+
+    fps = dataset_info(tiny_dataset).fps
+    short = _tiny_overrides(
+        tiny_dataset,
+        "weighting=top_awr_tempered",
+        f"progress={oracle_progress_path(tiny_dataset)}",
+        "policy.n_action_steps=8",
+        f"weighting.horizon_s={4 / fps}",
+    )
+    with pytest.raises(ValueError, match=r"horizon is 4 frames .* shorter than the 8 actions"):
+        train(_cfg(short), tmp_path / "short")
+    ok = [*short[:-1], f"weighting.horizon_s={8 / fps}", "trainer.max_steps=1"]
+    train(_cfg(ok), tmp_path / "ok")
+    assert (tmp_path / "ok" / "weights.parquet").is_file()
