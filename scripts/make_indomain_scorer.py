@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from rabc.app import cli, indomain_scorer
 
 
-@hydra.main(version_base="1.3", config_path=str(cli.CONFIGS / "finetune"), config_name="indomain")
+@hydra.main(version_base="1.3", config_path=str(cli.CONFIGS), config_name="indomain_scorer")
 def main(cfg: DictConfig) -> None:
     with cli.user_errors():
         print(indomain_scorer.run(cfg).summary())

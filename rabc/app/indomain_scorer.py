@@ -1,6 +1,6 @@
 """The in-domain tiny TOPReward scorer: full training of a tiny random Qwen3-VL on generated sim videos (standing in
 for pretraining), then LoRA adaptation, each stage evaluated before/after (``python scripts/make_indomain_scorer.py``,
-configs/finetune/indomain.yaml)."""
+configs/indomain_scorer.yaml)."""
 
 from __future__ import annotations
 

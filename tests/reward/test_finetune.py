@@ -243,7 +243,7 @@ def test_finetune_stage_evaluates_saves_and_reports(tiny_vlm_dir, tiny_dataset, 
 
 
 def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
-    """The recipe end to end at a toy size (configs/finetune/indomain.yaml): full training, LoRA, report with
+    """The recipe end to end at a toy size (configs/indomain_scorer.yaml): full training, LoRA, report with
     the random reference, checkpoints per stage, and the scorer it reports loads with its
     adapter."""
     from rabc.app import indomain_scorer
@@ -251,8 +251,8 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
     out = tmp_path / "indomain"
     args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
             "scorer.num_anchors=4", "dataset.val_fraction=0.34"]  # fmt: skip
-    with initialize_config_dir(str(CONFIGS / "finetune"), version_base="1.3"):
-        res = indomain_scorer.run(compose("indomain", overrides=args))
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        res = indomain_scorer.run(compose("indomain_scorer", overrides=args))
     report = json.loads(res.report_json.read_text(), parse_constant=float)
     assert report["adapter_hash"] == res.adapter_hash == adapter_hash(out / "adapter")
     assert set(report["stages"]) == {"full", "lora"} and "val" in report["random_reference"]
@@ -260,6 +260,7 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
     for stage in ("full", "lora"):
         assert (out / "train" / stage / "checkpoints" / "last.ckpt").is_file()
         assert report["stages"][stage]["train"]["steps"] == 2
+        assert list((out / "train" / stage).rglob("events.out.tfevents.*"))  # TensorBoard from configs/logger
     scorer = TopRewardScorer(str(res.pretrained), adapter=str(res.adapter), num_anchors=4)
     assert scorer.adapter_hash == report["adapter_hash"]
 
@@ -317,8 +318,7 @@ def test_cli_configs_compose_into_stage_configs():
 
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
         cfg = compose("finetune_scorer", overrides=["model=m", "out=o", "dataset.root=d", "objective=bce"])
-    with initialize_config_dir(str(CONFIGS / "finetune"), version_base="1.3"):
-        indomain = compose("indomain", overrides=["out=o"])
+        indomain = compose("indomain_scorer", overrides=["out=o"])
     stage = StageConfig(**OmegaConf.to_container(cfg.stage, resolve=True))
     assert stage.objective == "bce" and stage.mode == "lora"
     params = set(TopRewardScorer.__init__.__code__.co_varnames)
