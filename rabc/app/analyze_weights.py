@@ -81,7 +81,7 @@ def analyse(
             scheme = scheme_config(s, horizon_s=h, temperature=t, direction=d)
             setting = {"scheme": s, "horizon_s": h, "temperature": t, "direction": d}
         result = scheme(progress, fps)
-        max_w = float(getattr(scheme, "max_weight", 1.0))
+        max_w = scheme.weight_cap() or 1.0
         rows.append({**setting, "horizon_frames": result.info.get("horizon_frames"),
                      **summarise(result.weight, labels, max_w)})  # fmt: skip
     return rows

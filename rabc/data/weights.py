@@ -194,7 +194,7 @@ def make_weights(
         result.weight,
         labels=labels,
         dataset_root=dataset_root,
-        max_weight=getattr(scheme, "max_weight", None),
+        max_weight=scheme.weight_cap(),
         near_uniform_cv=0.0 if scheme.kind == "uniform" else near_uniform_cv,  # uniform is uniform by design
         min_ess_fraction=min_ess_fraction,
     )

@@ -35,7 +35,7 @@ def prepare_weights(
     """Load ``cfg.weights`` or compute them from ``cfg.progress`` with ``cfg.weighting`` into the run dir
     (:func:`rabc.data.weights.make_weights`); diagnostics and separation report to ``weights_diagnostics.json``."""
     labels = labels_from_episodes(episodes)
-    max_weight = getattr(cfg.weighting, "max_weight", None)
+    max_weight = cfg.weighting.get("max_weight")  # the config's clip, when the scheme has one
     if cfg.weights:
         table = WeightTable.load(
             cfg.weights,
@@ -141,7 +141,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         preprocessor=preprocessor,
         scheduler=instantiate(cfg.scheduler) if cfg.scheduler else None,
         ema_decay=cfg.ema_decay,
-        weight_cap=getattr(cfg.weighting, "max_weight", None),
+        weight_cap=cfg.weighting.get("max_weight"),
     )
     callbacks: list[pl.Callback] = [
         pl.callbacks.ModelCheckpoint(

@@ -105,6 +105,11 @@ class WeightingScheme:
         """Constructor arguments (the config keys), JSON-serialisable."""
         return asdict(self)  # type: ignore[call-overload]
 
+    def weight_cap(self) -> float | None:
+        """The largest weight the scheme gives by construction (its ``max_weight`` clip), None without a clip;
+        the diagnostics report the share of frames at the cap."""
+        return None
+
     def __call__(
         self, progress: ProgressTable, fps: float, episode_info: EpisodeInfo | None = None
     ) -> WeightResult:
@@ -247,6 +252,9 @@ class TopAWR(AdvantageScheme):
         if self.tau <= 0 or self.max_weight <= 0:
             raise ValueError(f"tau and max_weight must be positive, got {self.tau}, {self.max_weight}")
 
+    def weight_cap(self) -> float | None:
+        return self.max_weight
+
     def weights_from_advantage(self, adv: np.ndarray, valid: np.ndarray) -> np.ndarray:
         # TOPReward Eq. 3: w = clip(τ·exp(a), 0, δ_max); exp overflow is harmless (clipped to δ_max)
         with np.errstate(over="ignore"):
@@ -260,6 +268,9 @@ class ExpAdv(AdvantageScheme):
     kind: ClassVar[str] = "exp_adv"
     name: str = "exp_adv"
     max_weight: float = 20.0
+
+    def weight_cap(self) -> float | None:
+        return self.max_weight
 
     def weights_from_advantage(self, adv: np.ndarray, valid: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -377,6 +388,9 @@ class Episode(WeightingScheme):
     temperature: float | str = 1.0
     max_weight: float = 20.0
     nan_policy: str = "error"
+
+    def weight_cap(self) -> float | None:
+        return self.max_weight if self.source == "final_progress" else 1.0
 
     def __post_init__(self) -> None:
         if self.source not in ("success", "clean", "final_progress"):

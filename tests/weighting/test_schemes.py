@@ -244,3 +244,12 @@ def test_one_frame_episodes_get_finite_weights(scheme):
     t = synth_progress([1, 5, 1, 7])
     r = scheme(t, 10.0)
     assert r.weight.shape == (14,) and np.all(np.isfinite(r.weight)) and np.all(r.weight >= 0)
+
+
+def test_weight_cap_is_declared_not_probed():
+    from rabc.weighting import Episode, Sarm, TopAWR, Uniform
+
+    assert TopAWR(max_weight=3.0).weight_cap() == 3.0
+    assert Episode(source="final_progress", max_weight=5.0).weight_cap() == 5.0
+    assert Episode(source="success").weight_cap() == 1.0
+    assert Uniform().weight_cap() is None and Sarm().weight_cap() is None
