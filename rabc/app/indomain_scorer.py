@@ -12,30 +12,19 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from rabc.app import cli
-from rabc.app.finetune_scorer import finetune_stage, node
+from rabc.app.finetune_scorer import FinetuneResult, finetune_stage, node
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class IndomainScorerResult:
+class IndomainScorerResult(FinetuneResult):
     """The scorer :func:`run` built: ``TopRewardScorer(str(pretrained), adapter=str(adapter))``, and its report."""
 
     pretrained: Path
-    adapter: Path
-    adapter_hash: str
-    report_json: Path
-    report_md: Path
-    report: dict[str, Any]
 
     def summary(self) -> str:
-        return "\n".join(
-            [
-                self.report_md.read_text(),
-                f"scorer: TopRewardScorer({str(self.pretrained)!r}, adapter={str(self.adapter)!r})",
-                f"report: {self.report_json}",
-            ]
-        )
+        return f"{super().summary()}\nscorer: TopRewardScorer({str(self.pretrained)!r}, adapter={str(self.adapter)!r})"
 
 
 def run(cfg: DictConfig) -> IndomainScorerResult:
@@ -90,4 +79,4 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
         str(out / "adapter"),
         md,
     )
-    return IndomainScorerResult(out / "pretrained", out / "adapter", report["adapter_hash"], js, md, report)
+    return IndomainScorerResult(out / "adapter", report["adapter_hash"], js, md, report, out / "pretrained")
