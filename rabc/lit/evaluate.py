@@ -28,12 +28,22 @@ log = logging.getLogger(__name__)
 
 #: Evaluation seed blocks, far from the demo generator's seeds; each split is checked for overlap anyway.
 SEED_BASE = {"val": 10_000_000, "test": 20_000_000}
+#: Each task has its own block inside a split: task i of the registry (rabc.sim.tasks.TASKS) starts at
+#: base + i * TASK_BLOCK, so no two tasks share an env seed.
+TASK_BLOCK = 100_000
 
 
-def eval_seeds(split: str, n: int, demo_seeds: Sequence[int] = ()) -> list[int]:
+def eval_seeds(split: str, n: int, demo_seeds: Sequence[int] = (), task: str | None = None) -> list[int]:
+    """``n`` env seeds of ``split`` (val: tuning, test: reporting) for ``task`` (its own block; None: the
+    split's first block), none of them a demonstration seed."""
+    from rabc.sim.tasks import TASKS, get_task
+
     if split not in SEED_BASE:
         raise ValueError(f"seed split must be one of {sorted(SEED_BASE)}, got {split!r}")
-    seeds = list(range(SEED_BASE[split], SEED_BASE[split] + n))
+    if not 0 < n <= TASK_BLOCK:
+        raise ValueError(f"episodes per task must be in 1..{TASK_BLOCK}, got {n}")
+    start = SEED_BASE[split] + (list(TASKS).index(get_task(task).name) * TASK_BLOCK if task else 0)
+    seeds = list(range(start, start + n))
     clash = set(seeds) & {int(s) for s in demo_seeds}
     if clash:
         raise ValueError(f"evaluation seeds {sorted(clash)[:5]} were used for demonstrations")
@@ -144,7 +154,7 @@ def evaluate(
             tasks = sorted(set(eps.loc[eps["episode_index"].isin(train_eps), "env_task"]))
         if heldout_tasks is None:
             heldout_tasks = sorted(set(eps.loc[eps["heldout"].astype(bool), "env_task"]))
-    seeds = eval_seeds(seed_split, episodes, demo_seeds)
+    seeds = {t: eval_seeds(seed_split, episodes, demo_seeds, t) for t in [*tasks, *heldout_tasks]}
     policy.eval()
     act = make_act_fn(policy, pre, post)
     cam = None
@@ -159,21 +169,21 @@ def evaluate(
                 act,
                 policy.reset,
                 task,
-                seeds,
+                seeds[task],
                 batch_size=batch_size,
                 camera=cam,
                 max_steps=max_steps,
                 record_videos=record_videos,
                 num_workers=num_workers,
             )
-            _, lo, hi = wilson_interval(int(r.success.sum()), len(seeds))
+            _, lo, hi = wilson_interval(int(r.success.sum()), len(r.seeds))
             res[task] = {
-                "episodes": len(seeds),
+                "episodes": len(r.seeds),
                 "successes": int(r.success.sum()),
                 "rate": r.rate,
                 "ci95": [lo, hi],
                 "mean_steps": float(r.steps.mean()),
-                "env_seeds": list(seeds),
+                "env_seeds": seeds[task],
                 "outcomes": r.success.astype(int).tolist(),  # per env seed: the paired design's unit
             }
             if r.videos:
@@ -201,7 +211,7 @@ def evaluate(
         "progress": run.get("progress"),
         "train_seed": run.get("seed"),
         "seed_split": seed_split,
-        "seeds": seeds,
+        "seeds": seeds,  # {task: env seeds}, a disjoint block per task
         "tasks": per_task,
         "overall": pooled(per_task),
         "heldout_tasks": heldout,

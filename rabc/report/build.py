@@ -192,7 +192,11 @@ def _env_seeds(df: pd.DataFrame, split: str) -> list[int]:
 
 
 def _seed_range(seeds: Sequence[int]) -> str:
+    """Seeds as contiguous runs, e.g. ``20000000–20000029, 20100000–20100029 (60)``."""
     if not seeds:
         return "–"
-    s = sorted(int(x) for x in seeds)
-    return f"{s[0]}–{s[-1]} ({len(s)})" if s == list(range(s[0], s[-1] + 1)) else str(s)
+    s = sorted({int(x) for x in seeds})
+    breaks = [i + 1 for i in range(len(s) - 1) if s[i + 1] != s[i] + 1]
+    runs = [s[a:b] for a, b in zip([0, *breaks], [*breaks, len(s)])]
+    text = ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return f"{text} ({len(s)})"

@@ -92,7 +92,12 @@ def test_train_resume_and_eval_act(tiny_dataset, tmp_path):
     assert set(report["tasks"]) == {"push-v3", "drawer-open-v3"}
     assert set(report["heldout_tasks"]) == {"drawer-close-v3"}
     assert report["overall"]["episodes"] == 4 and 0.0 <= report["overall"]["rate"] <= 1.0
-    assert all(s >= 10_000_000 for s in report["seeds"]) and (run / "eval_val.json").is_file()
+    assert (run / "eval_val.json").is_file()
+    # each task, held-out ones included, rolls out on its own block of validation env seeds
+    blocks = [set(s) for s in report["seeds"].values()]
+    assert len(blocks) == 3 and all(min(b) >= 10_000_000 for b in blocks)
+    assert all(a.isdisjoint(b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
+    assert report["tasks"]["push-v3"]["env_seeds"] == report["seeds"]["push-v3"]
 
     # a Lightning checkpoint evaluates too: the same weights as the export, rebuilt from run.json
     _assert_same_weights(run)

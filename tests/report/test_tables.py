@@ -292,3 +292,26 @@ def test_tables_command_and_no_torch(runs, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"tables: {out}/table4_unit.md" in proc.stdout
     assert "| a | 0.40 [0.25, 0.58] |" in (out / "table4_unit.md").read_text()
+
+
+def test_seed_ranges_are_written_as_contiguous_runs():
+    from rabc.report.build import _seed_range
+
+    assert _seed_range([]) == "–"
+    assert _seed_range([3, 1, 2]) == "1–3 (3)"
+    assert _seed_range([*range(10, 13), *range(100, 102), 7]) == "7, 10–12, 100–101 (6)"
+
+
+def test_eval_seeds_are_disjoint_per_task_and_refuse_demo_seeds():
+    import pytest
+
+    from rabc.lit.evaluate import TASK_BLOCK, eval_seeds
+
+    push, drawer = eval_seeds("test", 30, task="push-v3"), eval_seeds("test", 30, task="drawer-open-v3")
+    assert len(push) == 30 and not set(push) & set(drawer) and abs(push[0] - drawer[0]) % TASK_BLOCK == 0
+    assert eval_seeds("test", 30, task="push-v3") == push  # the same seeds for every recipe: the paired design
+    assert not set(eval_seeds("val", 30, task="push-v3")) & set(push)
+    with pytest.raises(ValueError, match="used for demonstrations"):
+        eval_seeds("test", 5, demo_seeds=[push[2]], task="push-v3")
+    with pytest.raises(ValueError, match="unknown Meta-World task"):
+        eval_seeds("test", 5, task="nope-v3")
