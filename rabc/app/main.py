@@ -4,7 +4,8 @@
 2. in-domain tiny scorer: a tiny Qwen3-VL trained on its own sim videos
    (seeds disjoint from the demo dataset's), then LoRA-adapted           scripts/make_indomain_scorer.py
 3. TOPReward progress of the demos with that scorer                     scripts/score.py
-4. weights → weighted and uniform training → evaluation → tables        scripts/reproduce.py table=4 size=main
+4. the scorer-quality table (raw / corrected / calibrated vs oracle)    scripts/scorer_quality.py
+5. weights → weighted and uniform training → evaluation → tables        scripts/reproduce.py table=4 size=main
 
 Each step is the command a user would run, printed before it runs (a process of its own, with its own Hydra
 config); finished steps are skipped on a re-run.
@@ -42,6 +43,7 @@ class MainResult:
                 f"  runs (checkpoints, weights, TensorBoard): {self.out / 'runs'}   "
                 f"(tensorboard --logdir {self.out / 'runs'})",
                 f"  tables and plots: {self.out / 'tables'}",
+                f"  scorer quality: {self.out / 'scorer_quality' / 'scorer_quality.md'}",
                 f"\n[main] result (harmful mix, {t['n_seeds']} seeds, {t['test_episodes_per_task_seed']} test "
                 f"episodes per task and seed): {t['headline']}",
             ]
@@ -65,21 +67,21 @@ def run(cfg: DictConfig) -> MainResult:
     scorer = REPO / cfg.scorer_dir
     progress = dataset / "progress" / "topreward_indomain.parquet"
     step(  # the dataset of configs/reproduce/main.yaml (the harmful mix), made before the scorer needs it
-        "1/4 demo dataset",
+        "1/5 demo dataset",
         ["scripts/reproduce.py", "table=4", f"size={cfg.size}", "+dataset_only=true"],
         done=dataset / "meta" / "info.json",
     )
     overrides = []
     if cfg.skip_scoring:
-        print("[main] 2-3/4 scoring skipped (skip_scoring=true): oracle progress only")
+        print("[main] 2-4/5 scoring skipped (skip_scoring=true): oracle progress only")
     else:
         step(
-            "2/4 in-domain tiny scorer",
+            "2/5 in-domain tiny scorer",
             ["scripts/make_indomain_scorer.py", f"out={scorer}", *cfg.scorer_data],
             done=scorer / "adapter" / "adapter_model.safetensors",
         )
         step(
-            "3/4 TOPReward progress (in-domain scorer)",
+            "3/5 TOPReward progress (in-domain scorer)",
             [
                 "scripts/score.py",
                 f"dataset.root={dataset}",
@@ -90,8 +92,21 @@ def run(cfg: DictConfig) -> MainResult:
             ],
             done=progress,
         )
+        step(
+            "4/5 scorer quality",
+            [
+                "scripts/scorer_quality.py",
+                f"model={scorer / 'pretrained'}",
+                f"scorer.adapter={scorer / 'adapter'}",
+                f"calibration_root={scorer / 'dataset'}",
+                f"root={dataset}",
+                f"out={REPO / cfg.out / 'scorer_quality'}",
+                f"max_episodes_per_group={cfg.scorer_quality_episodes}",
+            ],
+            done=REPO / cfg.out / "scorer_quality" / "scorer_quality.json",
+        )
         overrides.append(f"learned_progress={progress}")
-    step("4/4 train + evaluate + tables", ["scripts/reproduce.py", "table=4", f"size={cfg.size}", *overrides])
+    step("5/5 train + evaluate + tables", ["scripts/reproduce.py", "table=4", f"size={cfg.size}", *overrides])
     out = REPO / cfg.out
     table = json.loads((out / "tables" / f"table4_{cfg.size}.json").read_text())
     return MainResult(dataset, out, table)

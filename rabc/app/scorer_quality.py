@@ -1,0 +1,206 @@
+"""The scorer-quality table (``python scripts/scorer_quality.py``): how well a TOPReward scorer's progress ranks
+frames and episodes, raw, length-bias corrected and calibrated, beside the oracle.
+
+One pass of ``TopRewardScorer(correction="static")`` per episode gives the raw log p(" True") at the anchors and
+the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw and corrected progress come from
+the same sweep; the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the
+training episodes of ``calibration_root`` (the scorer's own training data) and applied to the evaluation
+episodes of the same tasks. The evaluation dataset's episodes are grouped into its training tasks and its
+held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
+Metrics and bootstrap intervals: :func:`rabc.metrics.scorer_quality.scorer_quality_table`; bad frames are the
+generator's detour / give-up / wrong-target / push-away / pause segments (:mod:`rabc.weighting.separation`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from rabc.app.cli import runtime_defaults, to_container
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("raw", "corrected", "calibrated", "oracle")
+
+
+@dataclass(frozen=True)
+class ScorerQualityResult:
+    """``table`` is {group: {source: {metric: (estimate, lower, upper)}}}, also in ``json`` and ``markdown``."""
+
+    table: dict[str, dict[str, dict[str, tuple[float, float, float]]]]
+    json: Path
+    markdown: Path
+
+    def summary(self) -> str:
+        return f"{self.markdown.read_text()}\nscorer quality: {self.json}"
+
+
+@dataclass
+class Scored:
+    """One episode scored once with the still-clip correction."""
+
+    task: str
+    success: bool
+    length: int
+    anchors: np.ndarray  # (K,) anchor frames
+    logp: np.ndarray  # (K,) raw log p(" True")
+    logp_static: np.ndarray  # (K,) the still clip's
+
+
+def score_episodes(scorer: Any, root: Path, episodes: list[int], desc: str) -> dict[int, Scored]:
+    """Score ``episodes`` of the dataset at ``root`` (one corrected sweep each)."""
+    from rabc.data import dataset_info, read_episode_frames
+
+    info = dataset_info(root)
+    table = info.episodes.set_index("episode_index")
+    out = {}
+    for ep in tqdm(episodes, desc=desc, unit="ep"):
+        frames, _ = read_episode_frames(root, ep)
+        row = table.loc[ep]
+        es = scorer.score_episode(frames, fps=info.fps, instruction=str(row["task"]), episode_index=ep)
+        if es.logp_static is None:
+            raise ValueError("the scorer-quality table needs a scorer with correction='static'")
+        out[ep] = Scored(
+            str(row["task"]),
+            bool(row["success"]),
+            len(frames),
+            es.anchor_frames,
+            es.logp_true,
+            es.logp_static,
+        )
+    return out
+
+
+def fit(scored: dict[int, Scored]) -> Any:
+    """The per-task isotonic calibration of :mod:`rabc.reward.calibration` on these episodes' raw log p."""
+    from rabc.progress import ProgressTable
+    from rabc.reward.calibration import fit_calibration
+
+    eps = sorted(scored)
+    n = [scored[e].length for e in eps]
+    logp = np.full(sum(n), np.nan)
+    offsets = np.cumsum([0, *n[:-1]])
+    for e, off in zip(eps, offsets):
+        logp[off + scored[e].anchors] = scored[e].logp
+    table = ProgressTable(
+        index=np.arange(sum(n)),
+        episode_index=np.repeat(eps, n),
+        frame_index=np.concatenate([np.arange(k) for k in n]),
+        progress=np.zeros(sum(n), np.float32),
+        extra={"logp_true": logp},
+    )
+    return fit_calibration(table, {e: scored[e].task for e in eps}, {e: scored[e].success for e in eps})
+
+
+def curves(
+    scored: dict[int, Scored], root: Path, calibration: Any, num_anchors: int | None
+) -> dict[str, list[Any]]:
+    """{source: [EpisodeCurves]} of the scored episodes (calibrated only for calibrated tasks)."""
+    from rabc.data import dataset_info
+    from rabc.data.oracle import read_oracle_progress
+    from rabc.data.segments import frame_labels
+    from rabc.metrics.scorer_quality import EpisodeCurves
+    from rabc.reward.topreward import anchor_lengths, dense_progress, minmax_normalise
+    from rabc.weighting.separation import BAD
+
+    eps = dataset_info(root).episodes.set_index("episode_index")
+    oracle = read_oracle_progress(root)
+    labels = frame_labels(root)
+    out: dict[str, list[Any]] = {s: [] for s in SOURCES}
+    for ep, s in scored.items():
+        start, n = int(eps.at[ep, "from_index"]), s.length
+        bad = None
+        if labels is not None:
+            index, segments, _ = labels
+            seg = segments[np.searchsorted(index, np.arange(start, start + n))]
+            bad = np.isin(seg, BAD)
+        rise = float(s.logp[-1] - s.logp[0])
+        out["raw"].append(
+            EpisodeCurves(
+                dense_progress(s.anchors, minmax_normalise(s.logp), n),
+                s.logp,
+                s.success,
+                bad,
+                s.logp_static,
+                rise,
+            )  # fmt: skip
+        )
+        corrected = s.logp - s.logp_static
+        out["corrected"].append(
+            EpisodeCurves(
+                dense_progress(s.anchors, minmax_normalise(corrected), n), corrected, s.success, bad
+            )
+        )
+        if s.task in calibration.maps:
+            cal = calibration.map(s.task, s.logp)
+            out["calibrated"].append(
+                EpisodeCurves(np.interp(np.arange(n), s.anchors, cal), cal, s.success, bad)
+            )
+        p = oracle.progress[oracle.episode_index == ep].astype(np.float64)
+        at = anchor_lengths(n, num_anchors) - 1
+        out["oracle"].append(EpisodeCurves(p, p[at], s.success, bad))
+    return {k: v for k, v in out.items() if v}
+
+
+def run(cfg: DictConfig) -> ScorerQualityResult:
+    """Score ``cfg.calibration_root``'s training episodes (for the calibration) and every episode of
+    ``cfg.root``, tabulate per group (training tasks, held-out tasks), write ``<out>/scorer_quality.{json,md}``."""
+    runtime_defaults()
+    from rabc.data import dataset_info, split_episodes
+    from rabc.io import atomic_write, provenance_stamp, write_json
+    from rabc.metrics.scorer_quality import METRICS, quality_markdown, scorer_quality_table
+    from rabc.reward.topreward import TopRewardScorer
+    from rabc.weighting import horizon_frames
+
+    root, cal_root, out = Path(str(cfg.root)), Path(str(cfg.calibration_root)), Path(str(cfg.out))
+    scorer = TopRewardScorer(str(cfg.model), **to_container(cfg.scorer), correction="static")
+    train = split_episodes(cal_root, cfg.calibration_val_fraction, cfg.calibration_split_seed)["train"]
+    calibration = fit(score_episodes(scorer, cal_root, train, "score calibration episodes"))
+    eps = dataset_info(root).episodes
+    if cfg.max_episodes_per_group is not None:
+        eps = eps.groupby("heldout", group_keys=False).head(int(cfg.max_episodes_per_group))
+    scored = score_episodes(scorer, root, [int(e) for e in eps["episode_index"]], f"score {root.name}")
+    horizon = horizon_frames(float(cfg.frame_auc_horizon_s), dataset_info(root).fps)
+    held = set(eps.loc[eps["heldout"].astype(bool), "episode_index"].astype(int))
+    groups = {
+        "training tasks (held-out episodes)": {e: s for e, s in scored.items() if e not in held},
+        "held-out tasks": {e: s for e, s in scored.items() if e in held},
+    }
+    table: dict[str, Any] = {}
+    md = [
+        "# Scorer quality",
+        "",
+        f"Scorer `{cfg.model}`"
+        + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
+        + f"; evaluation episodes: `{root}` (never seen by the scorer); calibration fitted on the {len(train)} "
+        f"training episodes of `{cal_root}`. 95 % percentile-bootstrap intervals over episodes; frame AUC scores "
+        f"a frame by the progress gained over the next {horizon} frames ({cfg.frame_auc_horizon_s} s).",
+        "",
+        "Metrics: "
+        + ", ".join(METRICS)
+        + " (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the "
+        "still clip's (its still-clip metrics are 0 by construction: –); calibrated = the per-task isotonic map "
+        "(not defined on held-out tasks: –).",
+    ]
+    for name, group in groups.items():
+        if not group:
+            continue
+        table[name] = scorer_quality_table(
+            curves(group, root, calibration, cfg.scorer.num_anchors), horizon=horizon, n_boot=int(cfg.n_boot)
+        )
+        md += ["", f"## {name}: {len(group)} episodes", "", quality_markdown(table[name])]
+    out.mkdir(parents=True, exist_ok=True)
+    js = out / "scorer_quality.json"
+    write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root), "horizon_frames": horizon,
+                    "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), **provenance_stamp()})  # fmt: skip
+    path = out / "scorer_quality.md"
+    with atomic_write(path, "w") as fh:
+        fh.write("\n".join(md) + "\n")
+    log.info("scorer quality: %s", path)
+    return ScorerQualityResult(table, js, path)
