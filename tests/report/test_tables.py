@@ -309,7 +309,9 @@ def test_eval_seeds_are_disjoint_per_task_and_refuse_demo_seeds():
 
     push, drawer = eval_seeds("test", 30, task="push-v3"), eval_seeds("test", 30, task="drawer-open-v3")
     assert len(push) == 30 and not set(push) & set(drawer) and abs(push[0] - drawer[0]) % TASK_BLOCK == 0
-    assert eval_seeds("test", 30, task="push-v3") == push  # the same seeds for every recipe: the paired design
+    assert (
+        eval_seeds("test", 30, task="push-v3") == push
+    )  # the same seeds for every recipe: the paired design
     assert not set(eval_seeds("val", 30, task="push-v3")) & set(push)
     with pytest.raises(ValueError, match="used for demonstrations"):
         eval_seeds("test", 5, demo_seeds=[push[2]], task="push-v3")
