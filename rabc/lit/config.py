@@ -32,6 +32,20 @@ class OptimizerConfig:
 
 
 @dataclass
+class TensorBoardConfig:
+    """What a TensorBoard logger shows beyond the training scalars (rabc.lit.callbacks)."""
+
+    weight_histograms: bool = True
+    progress_episodes: int = 4
+    hparams: bool = True
+    rollout_every_n_steps: int | None = None  # None = no rollout evaluation during training
+    rollout_episodes: int = 2
+    rollout_max_steps: int | None = None
+    rollout_batch_size: int = 2
+    rollout_frames: int = 8
+
+
+@dataclass
 class TrainConfig:
     name: str = "run"
     preset: str | None = None  # the reproduce preset that trained the run
@@ -44,6 +58,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: Any = None  # ``optimizer -> LRScheduler`` partial (configs/scheduler/), None = constant lr
     ema_decay: float | None = None
+    tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
     dataset: Any = None
     policy: Any = None
     weighting: Any = None

@@ -8,21 +8,26 @@ TensorBoard logs, and ``policy/`` in lerobot's own layout (EMA weights when enab
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
 
-from rabc.data import dataset_fingerprint, episode_table, load_dataset, split_episodes
+from rabc.data import dataset_fingerprint, episode_table, load_dataset, read_sidecar, split_episodes
 from rabc.data.weights import diagnose, episode_info, labels_from_episodes, make_weights
 from rabc.io import file_sha256, provenance_stamp, write_json
+from rabc.lit.callbacks import HParamsSummary, ProgressFigure, RolloutEval, WeightHistograms
 from rabc.lit.datamodule import InMemoryFrames, LeRobotFrames, WeightedDataModule
 from rabc.lit.module import WeightedBCModule
 from rabc.policies import make_policy
+from rabc.progress import is_oracle_progress
 from rabc.weighting import WeightTable, format_diagnostics, format_separation
 from rabc.weighting.core import check_horizon_covers_chunk
 
@@ -81,6 +86,93 @@ def prepare_weights(
     if "separation" in diag:
         log.info("%s", format_separation(diag["separation"]))
     return table
+
+
+def run_params(cfg: DictConfig) -> dict[str, Any]:
+    """The run's parameters for the TensorBoard hparams tab: scheme and its scalar parameters, policy, seed, steps,
+    batch size, sampling, learning rate, EMA, progress source."""
+    weighting = OmegaConf.to_container(cfg.weighting, resolve=True)
+    assert isinstance(weighting, dict)
+    params: dict[str, Any] = {
+        "name": cfg.name,
+        "scheme": cfg.weighting.name,
+        "policy": cfg.policy.name,
+        "seed": cfg.seed,
+        "max_steps": cfg.trainer.max_steps,
+        "batch_size": cfg.data.batch_size,
+        "sampling": cfg.data.sampling,
+        "lr": cfg.optimizer.lr,
+        "ema_decay": cfg.ema_decay,
+        "progress": Path(cfg.progress).name if cfg.progress else None,
+        "weights": Path(cfg.weights).name if cfg.weights else None,
+    }
+    scalar = (bool, int, float, str, type(None))
+    params |= {
+        f"weighting/{k!s}": v
+        for k, v in weighting.items()
+        if k not in ("_target_", "name") and isinstance(v, scalar)
+    }
+    return params
+
+
+def story_callbacks(
+    cfg: DictConfig,
+    run_dir: Path,
+    episodes: pd.DataFrame,
+    table: WeightTable,
+    *,
+    tasks: list[str],
+    postprocessor: Any,
+    tensorboard: bool,
+) -> list[pl.Callback]:
+    """The callbacks of ``cfg.tensorboard`` (:mod:`rabc.lit.callbacks`): weight histograms, progress figure and
+    hparams tab with a TensorBoard logger; the rollout evaluation whenever its interval is set."""
+    tb = cfg.tensorboard
+    out: list[pl.Callback] = []
+    rollouts = None
+    if tb.rollout_every_n_steps:
+        side = read_sidecar(cfg.dataset.root) or {}
+        rollouts = RolloutEval(
+            postprocessor,
+            tasks,
+            every_n_steps=int(tb.rollout_every_n_steps),
+            episodes=int(tb.rollout_episodes),
+            max_steps=tb.rollout_max_steps,
+            batch_size=int(tb.rollout_batch_size),
+            frames=int(tb.rollout_frames),
+            demo_seeds=side.get("all_seeds", []),
+        )
+        out.append(rollouts)
+    if not tensorboard:
+        return out
+    labels = labels_from_episodes(episodes)
+    if tb.weight_histograms:
+        out.append(WeightHistograms(table.lookup(labels["index"]), labels.get("quality")))
+    progress = cfg.progress if not cfg.weights else table.metadata.get("progress_path")
+    if tb.progress_episodes > 0 and progress and Path(progress).is_file():
+        out.append(
+            ProgressFigure(
+                progress,
+                cfg.dataset.root,
+                episodes,
+                weight_of=table.lookup,
+                num_episodes=int(tb.progress_episodes),
+                reference=not is_oracle_progress(progress, cfg.dataset.root),
+                seed=cfg.seed,
+            )
+        )
+    elif tb.progress_episodes > 0:
+        log.info("no progress figure: the progress file %s is not here", progress)
+    if tb.hparams:
+        diag = json.loads((run_dir / "weights_diagnostics.json").read_text())
+        weight_metrics = {
+            "ess_frac": diag.get("ess_fraction"),
+            "zero_frac": diag.get("zero_fraction"),
+            "weight_cv": diag.get("cv"),
+            "separation_auc": (diag.get("separation") or {}).get("auc"),
+        }
+        out.append(HParamsSummary(run_params(cfg), weight_metrics, rollouts))
+    return out
 
 
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
@@ -156,6 +248,15 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     )
     if logger:
         callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
+    callbacks += story_callbacks(
+        cfg,
+        run_dir,
+        episodes,
+        table,
+        tasks=sorted(set(episodes.loc[episodes["episode_index"].isin(train_eps), "env_task"])),
+        postprocessor=postprocessor,
+        tensorboard=isinstance(logger, TensorBoardLogger),
+    )
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir)
     )
