@@ -1,4 +1,5 @@
-"""``eval``: roll a checkpoint out on held-out env seeds (:func:`rabc.lit.evaluate.evaluate`)."""
+"""``eval``: roll a checkpoint out on held-out env seeds (:func:`rabc.lit.evaluate.evaluate`); the eval JSON gets
+a PNG of per-task success with 95 % intervals beside it (same name, ``.png``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class EvalResult:
     rate: float
     ci95: tuple[float, float]
     report: dict[str, Any]  # the full eval JSON (per task, per episode outcomes and env seeds)
+    out: Path | None = None  # the eval JSON
+    plots: tuple[Path, ...] = ()  # PNGs beside it (per-task success bars with intervals)
 
     def summary(self) -> str:
         return (
@@ -39,16 +42,43 @@ class EvalResult:
         )
 
 
+def eval_json_path(checkpoint: str | Path, seed_split: str) -> Path:
+    """Where :func:`rabc.lit.evaluate.evaluate` writes by default: ``<run dir>/eval_<split>.json``, or
+    ``eval_<split>_<ckpt stem>.json`` for a ``.ckpt``."""
+    from rabc.lit.evaluate import find_policy_dir
+
+    path = Path(checkpoint)
+    if path.suffix == ".ckpt":
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return run_dir / f"eval_{seed_split}_{path.stem}.json"
+    source = find_policy_dir(path)
+    run_dir = source.parent if source.name == "policy" else source
+    return run_dir / f"eval_{seed_split}.json"
+
+
 def run(cfg: DictConfig) -> EvalResult:
-    """Evaluate ``cfg.checkpoint`` with the other keys of configs/eval.yaml as :func:`evaluate`'s arguments."""
+    """Evaluate ``cfg.checkpoint`` with the other keys of configs/eval.yaml as :func:`evaluate`'s arguments, then
+    draw the per-task success bars beside the eval JSON."""
     runtime_defaults()
     from rabc.lit.evaluate import evaluate
+    from rabc.report.plots import plot_eval_report
 
     kw = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(kw, dict)
-    report = evaluate(kw.pop("checkpoint"), **{str(k): v for k, v in kw.items()})
+    checkpoint = kw.pop("checkpoint")
+    out = Path(kw.pop("out") or eval_json_path(checkpoint, str(kw.get("seed_split", "test"))))
+    report = evaluate(checkpoint, out=out, **{str(k): v for k, v in kw.items()})
+    plots: tuple[Path, ...] = ()
+    if report["tasks"] or report["heldout_tasks"]:
+        plots = (plot_eval_report(report, out.with_suffix(".png")),)
     overall = report["overall"]
     lo, hi = overall["ci95"]
     return EvalResult(
-        int(overall["successes"]), int(overall["episodes"]), float(overall["rate"]), (lo, hi), report
+        int(overall["successes"]),
+        int(overall["episodes"]),
+        float(overall["rate"]),
+        (lo, hi),
+        report,
+        out,
+        plots,
     )

@@ -10,12 +10,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from rabc.app.cli import runtime_defaults
 
+if TYPE_CHECKING:
+    from rabc.progress import ProgressTable
+
 log = logging.getLogger(__name__)
+
+#: episodes drawn (one per demo class in turn) for the progress-curve figure beside the parquet
+PLOT_EPISODES = 6
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,48 @@ class ScoreResult:
     merged: bool  # False: this shard is done, other episodes are still missing
     num_frames: int | None = None
     num_episodes: int | None = None
+    plots: tuple[Path, ...] = ()  # PNG figures written beside ``out`` (progress curves of sampled episodes)
+
+
+def plot_curves(
+    table: ProgressTable, root: str | Path, out: str | Path, *, scorer: str, reference: bool = True
+) -> Path:
+    """``<out stem>_curves.png``: the progress of a few sampled episodes (one per demo class in turn), with the
+    dataset's oracle progress dashed where it has one (and the scorer is not the oracle itself)."""
+    import numpy as np
+
+    from rabc.data import dataset_info, episode_table
+    from rabc.data.oracle import read_oracle_progress
+    from rabc.io import RabcFileError
+    from rabc.report.plots import plot_progress_curves, sample_episodes
+
+    out = Path(out)
+    eps = episode_table(root).set_index("episode_index")
+    scored = np.unique(table.episode_index)
+    labelled = eps["quality_name"].astype(str).ne("").all()
+    classes = eps.loc[scored, "quality_name"].astype(str).to_numpy() if labelled else None
+    picked = sample_episodes(scored, classes, PLOT_EPISODES)
+    oracle = None
+    if reference:
+        try:
+            oracle = read_oracle_progress(root)
+        except RabcFileError as e:  # a dataset rabc did not generate: no reference curve
+            log.info("progress curves without an oracle reference: %s", e)
+    curves, refs = {}, {}
+    for ep in picked:
+        row = eps.loc[ep]
+        title = " · ".join(
+            str(x) for x in (f"ep {ep}", row["env_task"] or row["task"], row["quality_name"]) if x
+        )
+        sel = table.episode_index == ep
+        curves[title] = table.progress[sel][np.argsort(table.frame_index[sel])]
+        if oracle is not None:
+            osel = oracle.episode_index == ep
+            refs[title] = oracle.progress[osel][np.argsort(oracle.frame_index[osel])]
+    path = out.with_name(f"{out.stem}_curves.png")
+    return plot_progress_curves(
+        curves, path, fps=float(dataset_info(root).fps), reference=refs or None, label=scorer
+    )
 
 
 def run(cfg: DictConfig) -> ScoreResult:
@@ -47,4 +96,7 @@ def run(cfg: DictConfig) -> ScoreResult:
         return ScoreResult(Path(cfg.out), merged=False)
     n_eps = int(table.provenance["num_episodes"])
     log.info("wrote %s: %d frames, %d episodes", cfg.out, len(table), n_eps)
-    return ScoreResult(Path(cfg.out), merged=True, num_frames=len(table), num_episodes=n_eps)
+    is_oracle = scorer.provenance().get("scorer_class") == "OracleScorer"
+    curves = plot_curves(table, cfg.dataset.root, cfg.out, scorer=name, reference=not is_oracle)
+    log.info("wrote %s", curves)
+    return ScoreResult(Path(cfg.out), merged=True, num_frames=len(table), num_episodes=n_eps, plots=(curves,))

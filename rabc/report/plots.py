@@ -40,6 +40,25 @@ def _save(fig: Any, path: str | Path) -> Path:
     return path
 
 
+def sample_episodes(
+    episodes: Sequence[int], classes: Sequence[str] | None = None, n: int = 6, *, seed: int = 0
+) -> list[int]:
+    """Up to ``n`` of ``episodes``, one per class in turn (e.g. quality: clean, detour, fail, clean, ...) when
+    ``classes`` (one per episode) are given, drawn with ``seed``; sorted."""
+    rng = np.random.default_rng(seed)
+    eps = np.asarray(episodes)
+    cls = np.asarray(classes).astype(str) if classes is not None else np.zeros(len(eps), dtype=str)
+    if len(cls) != len(eps):
+        raise ValueError(f"{len(eps)} episodes but {len(cls)} classes")
+    groups = [list(rng.permutation(eps[cls == c])) for c in sorted(set(cls))]
+    picked: list[int] = []
+    while len(picked) < n and any(groups):
+        for g in groups:
+            if g and len(picked) < n:
+                picked.append(int(g.pop(0)))
+    return sorted(picked)
+
+
 def plot_progress_curves(
     curves: Mapping[str, np.ndarray],
     path: str | Path,
@@ -112,6 +131,7 @@ def plot_weight_vs_increment(
     max_points: int = 20_000,
     seed: int = 0,
     title: str = "weights",
+    xlabel: str = "progress increment over the horizon",
 ) -> Path:
     """Scatter of each frame's weight against its progress increment (the advantage's raw material), coloured by
     class when given; at most ``max_points`` frames, drawn uniformly at random."""
@@ -131,7 +151,7 @@ def plot_weight_vs_increment(
         for name in sorted(set(c)):
             ax.scatter(x[idx][c == name], w[idx][c == name], s=6, alpha=0.45, label=name)
         ax.legend(fontsize=9, markerscale=2)
-    ax.set_xlabel("progress increment over the horizon")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("per-frame weight")
     ax.set_title(f"{title}: weight vs progress increment")
     ax.grid(alpha=0.3)
