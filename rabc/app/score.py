@@ -43,8 +43,9 @@ def plot_curves(
 
     from rabc.data import dataset_info, episode_table
     from rabc.data.oracle import read_oracle_progress
+    from rabc.data.splits import sample_episodes
     from rabc.io import RabcFileError
-    from rabc.report.plots import plot_progress_curves, sample_episodes
+    from rabc.report.plots import plot_progress_curves
 
     out = Path(out)
     eps = episode_table(root).set_index("episode_index")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,22 @@ def split_episodes(
         "val": sorted(int(v) for v in val),
         "heldout": sorted(int(h) for h in heldout),
     }
+
+
+def sample_episodes(
+    episodes: Sequence[int], classes: Sequence[str] | None = None, n: int = 6, *, seed: int = 0
+) -> list[int]:
+    """Up to ``n`` of ``episodes``, one per class in turn (e.g. quality: clean, detour, fail, clean, ...) when
+    ``classes`` (one per episode) are given, drawn with ``seed``; sorted."""
+    rng = np.random.default_rng(seed)
+    eps = np.asarray(episodes)
+    cls = np.asarray(classes).astype(str) if classes is not None else np.zeros(len(eps), dtype=str)
+    if len(cls) != len(eps):
+        raise ValueError(f"{len(eps)} episodes but {len(cls)} classes")
+    groups = [list(rng.permutation(eps[cls == c])) for c in sorted(set(cls))]
+    picked: list[int] = []
+    while len(picked) < n and any(groups):
+        for g in groups:
+            if g and len(picked) < n:
+                picked.append(int(g.pop(0)))
+    return sorted(picked)

@@ -28,6 +28,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
+from rabc.data.splits import sample_episodes
 from rabc.io import RabcFileError
 from rabc.metrics import wilson_interval
 
@@ -42,21 +43,6 @@ def tensorboard_writer(trainer: pl.Trainer) -> Any | None:
         if isinstance(logger, TensorBoardLogger):
             return logger.experiment
     return None
-
-
-def sample_episodes(episodes: pd.DataFrame, n: int, seed: int = 0) -> list[int]:
-    """Up to ``n`` episode indices, one per demo class (``quality_name``) in turn, drawn with ``seed``."""
-    rng = np.random.default_rng(seed)
-    by_class = [
-        list(rng.permutation(g["episode_index"].to_numpy()))
-        for _, g in episodes.groupby(episodes["quality_name"].astype(str), sort=True)
-    ]
-    picked: list[int] = []
-    while len(picked) < n and any(by_class):
-        for group in by_class:
-            if group and len(picked) < n:
-                picked.append(int(group.pop(0)))
-    return sorted(picked)
 
 
 def frame_strip(frames: np.ndarray, n: int, gap: int = 2) -> np.ndarray:
@@ -138,7 +124,12 @@ class ProgressFigure(pl.Callback):
             except RabcFileError as e:  # a dataset rabc did not generate has no oracle: no reference curve
                 log.info("progress figure without an oracle reference: %s", e)
         fps = float(dataset_info(self.dataset_root).fps)
-        picked = sample_episodes(self.episodes, self.num_episodes, self.seed)
+        picked = sample_episodes(
+            self.episodes["episode_index"],
+            self.episodes["quality_name"].astype(str),
+            self.num_episodes,
+            seed=self.seed,
+        )
         rows = self.episodes.set_index("episode_index")
         cols = min(2, len(picked))
         nrows = -(-len(picked) // cols)

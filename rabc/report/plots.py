@@ -40,25 +40,6 @@ def _save(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def sample_episodes(
-    episodes: Sequence[int], classes: Sequence[str] | None = None, n: int = 6, *, seed: int = 0
-) -> list[int]:
-    """Up to ``n`` of ``episodes``, one per class in turn (e.g. quality: clean, detour, fail, clean, ...) when
-    ``classes`` (one per episode) are given, drawn with ``seed``; sorted."""
-    rng = np.random.default_rng(seed)
-    eps = np.asarray(episodes)
-    cls = np.asarray(classes).astype(str) if classes is not None else np.zeros(len(eps), dtype=str)
-    if len(cls) != len(eps):
-        raise ValueError(f"{len(eps)} episodes but {len(cls)} classes")
-    groups = [list(rng.permutation(eps[cls == c])) for c in sorted(set(cls))]
-    picked: list[int] = []
-    while len(picked) < n and any(groups):
-        for g in groups:
-            if g and len(picked) < n:
-                picked.append(int(g.pop(0)))
-    return sorted(picked)
-
-
 def plot_progress_curves(
     curves: Mapping[str, np.ndarray],
     path: str | Path,

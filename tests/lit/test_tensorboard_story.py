@@ -5,7 +5,8 @@ the figures are skipped and the rollouts still run."""
 import numpy as np
 import pytest
 
-from rabc.lit.callbacks import RolloutEval, frame_strip, sample_episodes
+from rabc.data.splits import sample_episodes
+from rabc.lit.callbacks import RolloutEval, frame_strip
 from rabc.lit.run import train
 from tests.lit.test_train_e2e import _cfg, _tiny_overrides
 
@@ -84,6 +85,6 @@ def test_frame_strip_and_episode_sampling():
     import pandas as pd
 
     eps = pd.DataFrame({"episode_index": range(6), "quality_name": ["clean", "fail"] * 3})
-    picked = sample_episodes(eps, 2)
+    picked = sample_episodes(eps["episode_index"], eps["quality_name"], 2)
     assert len(picked) == 2 and {eps.quality_name[i] for i in picked} == {"clean", "fail"}
-    assert sample_episodes(eps, 10) == list(range(6))
+    assert sample_episodes(eps["episode_index"], eps["quality_name"], 10) == list(range(6))
