@@ -103,6 +103,11 @@ def test_git_sha_falls_back_to_the_environment_outside_a_checkout(monkeypatch):
 
     monkeypatch.setattr(rabc.io.subprocess, "run", no_checkout)
     monkeypatch.delenv("RABC_GIT_SHA", raising=False)
-    assert rabc.io.git_sha() is None
-    monkeypatch.setenv("RABC_GIT_SHA", "abc123")
-    assert rabc.io.git_sha() == "abc123"
+    try:  # git_sha is asked once per process: forget the real answer around the faked ones
+        rabc.io.git_sha.cache_clear()
+        assert rabc.io.git_sha() is None
+        rabc.io.git_sha.cache_clear()
+        monkeypatch.setenv("RABC_GIT_SHA", "abc123")
+        assert rabc.io.git_sha() == "abc123"
+    finally:
+        rabc.io.git_sha.cache_clear()
