@@ -15,6 +15,22 @@ from rabc.data.oracle import read_oracle_progress
 from rabc.weighting.separation import segment_labels
 
 
+def frame_phases(root: str | Path, index: np.ndarray, tenths: int = 10) -> np.ndarray:
+    """(N,) str: the task and tenth of its episode of each frame at global ``index`` (for the phase coverage of
+    :func:`rabc.weighting.separation_report`); "" for the episodes of held-out tasks, which no policy trains on."""
+    from rabc.data.lerobot_io import episode_table
+
+    eps = episode_table(root).sort_values("from_index")
+    row = np.searchsorted(eps["to_index"].to_numpy(), index, side="right")
+    start, length = eps["from_index"].to_numpy()[row], eps["length"].to_numpy()[row]
+    tenth = np.minimum((index - start) * tenths // np.maximum(length, 1), tenths - 1)
+    task = np.where(
+        eps["env_task"].to_numpy()[row] != "", eps["env_task"].to_numpy()[row], eps["task"].to_numpy()[row]
+    )
+    key = np.char.add(np.char.add(task.astype(str), " "), np.char.add((tenth + 1).astype(str), f"/{tenths}"))
+    return np.where(eps["heldout"].to_numpy(dtype=bool)[row], "", key)
+
+
 def frame_labels(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(index, segments, classes), each (N,) sorted by global frame ``index``; None without the sidecar."""
     root = Path(root)

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rabc.data.lerobot_io import dataset_info
-from rabc.data.segments import frame_labels
+from rabc.data.segments import frame_labels, frame_phases
 from rabc.io import RabcFileError
 from rabc.weighting import (
     EpisodeInfo,
@@ -150,10 +150,15 @@ def diagnose(
         min_ess_fraction=min_ess_fraction,
     )
     seg = frame_labels(dataset_root) if dataset_root is not None else None
-    if seg is not None:  # a dataset rabc generated: do the weights separate good frames from bad ones?
+    if (
+        dataset_root is not None and seg is not None
+    ):  # a dataset rabc generated: do good and bad frames separate?
         lab_index, segments, classes = seg
         pos = np.searchsorted(index, lab_index)
-        diag["separation"] = separation_report(weight[pos], segments, classes, max_weight=max_weight)
+        phases = frame_phases(dataset_root, lab_index)
+        diag["separation"] = separation_report(
+            weight[pos], segments, classes, max_weight=max_weight, phases=phases
+        )
     return diag
 
 

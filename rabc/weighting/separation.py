@@ -106,13 +106,21 @@ def separation_report(
     segments: np.ndarray,
     classes: np.ndarray | None = None,
     max_weight: float | None = None,
+    phases: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How well ``weight`` (N,) separates good frames from bad ones (see the module docstring).
+
+    ``phases`` (N,) str, optional: each frame's task and tenth of its episode (e.g. ``"push-v3 3/10"``). With it the
+    report adds **phase coverage**: the smallest mean weight of the good frames of clean demos in any (task, tenth)
+    over their overall mean weight, and that phase. A scheme can separate well (high AUC) and still starve a phase
+    every clean demo goes through (a stretch where progress is flat, such as hooking a drawer handle): the policy
+    then never learns that phase. 1 = every phase keeps its share; near 0 = a phase is practically dropped.
 
     Returns:
         dict: auc, ess_fraction, zero_fraction, bad_weight_fraction (Σw on bad / Σw), bad_over_clean (mean weight of
         bad frames / mean weight of clean demos' frames; NaN without clean demos), good_low_fraction (good frames
-        below half of ``max_weight``), by_segment and by_class (w/w̄), frames per segment.
+        below half of ``max_weight``), by_segment and by_class (w/w̄), frames per segment; phase_coverage and
+        weakest_phase with ``phases``.
     """
     w = np.asarray(weight, dtype=np.float64)
     if w.shape != segments.shape:
@@ -138,6 +146,14 @@ def separation_report(
         out["good_low_fraction"] = float((w[good] < 0.5 * max_weight).mean()) if good.any() else float("nan")
     if classes is not None:
         out["by_class"] = {str(c): rel(classes == c) for c in np.unique(classes)}
+    if phases is not None and clean.any():
+        keep = clean & good & (np.asarray(phases) != "")
+        keys, inv = np.unique(np.asarray(phases)[keep], return_inverse=True)
+        per_phase = np.bincount(inv, weights=w[keep]) / np.bincount(inv)  # (P,) mean weight per phase
+        base = w[keep].mean()
+        if base > 0:
+            out["phase_coverage"] = float(per_phase.min() / base)
+            out["weakest_phase"] = str(keys[int(np.argmin(per_phase))])
     return out
 
 
@@ -147,6 +163,10 @@ def format_separation(rep: Mapping[str, Any]) -> str:
         f"separation: good-vs-bad frame AUC {rep['auc']:.3f}, ESS fraction {rep['ess_fraction']:.3f}, "
         f"weight on bad frames {rep['bad_weight_fraction']:.1%}, bad/clean mean weight {rep['bad_over_clean']:.2f}"
     ]
+    if "phase_coverage" in rep:
+        lines.append(
+            f"  phase coverage {rep['phase_coverage']:.2f} (weakest phase of clean demos: {rep['weakest_phase']})"
+        )
     if "by_class" in rep:
         lines.append("  w/w̄ by demo class: " + ", ".join(f"{k} {v:.2f}" for k, v in rep["by_class"].items()))
     lines.append(

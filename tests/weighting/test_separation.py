@@ -72,6 +72,19 @@ def test_separation_report_on_constructed_weights():
     assert separation_report(np.ones(10), seg, cls)["auc"] == 0.5  # uniform weights: no separation
 
 
+def test_phase_coverage_finds_a_starved_phase_of_clean_demos():
+    """Good separation can still drop a phase every clean demo goes through; phase coverage names it."""
+    seg = np.array(["good"] * 6 + ["fail_tail"] * 2)
+    cls = np.array(["clean"] * 6 + ["fail"] * 2)
+    phases = np.array(["t 1/10", "t 1/10", "t 2/10", "t 2/10", "t 3/10", ""] + ["t 1/10"] * 2)
+    w = np.array([2.0, 2, 0.1, 0.1, 2, 0, 0, 0])  # the held-out frame ("") is left out
+    rep = separation_report(w, seg, cls, phases=phases)
+    assert rep["auc"] > 0.9 and rep["weakest_phase"] == "t 2/10"
+    assert rep["phase_coverage"] == pytest.approx(0.1 / (6.2 / 5))
+    assert separation_report(np.ones(8), seg, cls, phases=phases)["phase_coverage"] == 1.0
+    assert "phase_coverage" not in separation_report(w, seg, cls)
+
+
 def _table(n_eps=6, length=40):
     rng = np.random.default_rng(0)
     p = np.concatenate([np.cumsum(rng.random(length)) / length * (1 if e % 2 else 0.3) for e in range(n_eps)])
