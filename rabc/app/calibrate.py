@@ -63,7 +63,7 @@ def run(cfg: DictConfig) -> CalibrateResult:
         cal.save(cal_path)
     apply_info = dataset_info(cfg.apply.root)
     table = read_progress(cfg.apply.progress, expect_fingerprint=apply_info.fingerprint)
-    calibrated = calibrate(table, cal, _tasks(cfg.apply.root))
+    calibrated = calibrate(table, cal, _tasks(cfg.apply.root), unknown=str(cfg.unknown_tasks))
     calibrated.provenance["calibration"]["path"] = str(cal_path)
     write_progress(out, calibrated)
     log.info("calibrated progress: %s (calibration %s)", out, cal_path)

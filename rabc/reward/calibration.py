@@ -121,17 +121,35 @@ def fit_calibration(
 
 
 def calibrate(
-    table: ProgressTable, calibration: ProgressCalibration, tasks: Mapping[int, str]
+    table: ProgressTable,
+    calibration: ProgressCalibration,
+    tasks: Mapping[int, str],
+    *,
+    unknown: str = "error",
 ) -> ProgressTable:
-    """A new progress table: each episode's calibrated anchors, interpolated over its frames (float32)."""
-    progress = np.empty(len(table), dtype=np.float32)
+    """A new progress table: each episode's calibrated anchors, interpolated over its frames (float32).
+
+    ``unknown``: what an episode of a task the calibration was not fitted on gets: ``"error"`` (refused, the task
+    named) or ``"keep"`` (its progress stays as it is, e.g. the held-out tasks of a demo dataset, which no policy
+    trains on); the kept tasks are listed in the provenance."""
+    if unknown not in ("error", "keep"):
+        raise ValueError(f"unknown must be 'error' or 'keep', got {unknown!r}")
+    progress = np.array(table.progress, dtype=np.float32)
+    kept: set[str] = set()
     for ep in np.unique(table.episode_index):
+        if unknown == "keep" and tasks[int(ep)] not in calibration.maps:
+            kept.add(tasks[int(ep)])
+            continue
         rows = np.flatnonzero(table.episode_index == ep)
         frames, logp, _ = _anchors(table, int(ep))
         values = calibration.map(tasks[int(ep)], logp)
         progress[rows] = np.interp(table.frame_index[rows], frames, values)
     provenance = dict(table.provenance)
-    provenance["calibration"] = {"method": calibration.method, "fitted_on": calibration.info}
+    provenance["calibration"] = {
+        "method": calibration.method,
+        "fitted_on": calibration.info,
+        "uncalibrated_tasks": sorted(kept),
+    }
     return ProgressTable(
         index=table.index, episode_index=table.episode_index, frame_index=table.frame_index, progress=progress,
         provenance=provenance, extra=dict(table.extra),

@@ -52,3 +52,12 @@ def test_calibrate_fits_applies_and_feeds_weighting(labelled, tiny_dataset, tmp_
         _run([f"fit.progress={labelled}", f"fit.root={tiny_dataset}", f"fit.episodes={push}",
               f"apply.progress={labelled}", f"apply.root={tiny_dataset}", f"out={tmp_path / 'x.parquet'}"])  # fmt: skip
     assert json.loads(res.calibration.read_text())["format"].startswith("rabc.progress_calibration")
+    kept = _run([f"calibration={tmp_path / 'x.calibration.json'}", f"apply.progress={labelled}",
+                 f"apply.root={tiny_dataset}", f"out={tmp_path / 'kept.parquet'}", "unknown_tasks=keep"])  # fmt: skip
+    t = read_progress(kept.out)
+    drawer = eps.loc[eps["env_task"] != "push-v3", "episode_index"].tolist()
+    rows = np.isin(t.episode_index, drawer)
+    np.testing.assert_array_equal(t.progress[rows], read_progress(labelled).progress[rows])  # left as it was
+    assert t.provenance["calibration"]["uncalibrated_tasks"] and not np.array_equal(
+        t.progress, table.progress
+    )
