@@ -303,13 +303,11 @@ def run_table4(cfg: DictConfig) -> Table4Result:
     bar.close()
     from rabc.io import write_json
     from rabc.report import make_report
+    from rabc.report.build import selection_notes
 
     write_json(out / "selection.json", selection)
-    for key, sel in selection.items():
-        notes.append(
-            f"{key}: chose {sel['chosen']} on validation seeds (mean success {max(sel['val_mean_success']):.2f})."
-        )
-    hparams = {key.replace("/", " / ", 1): sel["chosen"] for key, sel in selection.items()}
+    chosen, hparams = selection_notes(selection)
+    notes += chosen
     result = make_report(
         out / "runs",
         out / "tables",

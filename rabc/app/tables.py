@@ -24,7 +24,21 @@ class TablesResult:
 
 
 def run(cfg: DictConfig) -> TablesResult:
-    """``cfg.runs``: a directory or glob, or a list of them; ``cfg.out``: the tables directory."""
+    """``cfg.runs``: a directory or glob, or a list of them; ``cfg.out``: the tables directory; ``cfg.selection``:
+    reproduce runs' ``selection.json`` files (what the validation seeds chose); ``cfg.notes``: lines for the top."""
+    import json
+
+    from rabc.io import RabcFileError
+    from rabc.report.build import selection_notes
+
     runs = [cfg.runs] if isinstance(cfg.runs, str) else [str(r) for r in cfg.runs]
-    report = make_report([r for r in runs if r], cfg.out, preset=cfg.get("preset"))
+    notes = [str(n) for n in cfg.get("notes") or []]
+    hparams: dict[str, Any] = {}
+    for path in cfg.get("selection") or []:
+        try:
+            chosen, hp = selection_notes(json.loads(Path(str(path)).read_text()))
+        except (OSError, ValueError, KeyError) as e:
+            raise RabcFileError(f"{path}: not a reproduce selection.json ({e})") from e
+        notes, hparams = notes + chosen, {**hparams, **hp}
+    report = make_report([r for r in runs if r], cfg.out, notes, preset=cfg.get("preset"), hparams=hparams)
     return TablesResult(Path(cfg.out), str(report["preset"]), report)

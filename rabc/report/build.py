@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,17 @@ def check_provenance(df: pd.DataFrame, expect: dict[str, Any] | None) -> dict[st
             bad = df.loc[df[field] != want, "eval_file"].iloc[0]
             raise ValueError(f"{bad}: {field} is {found[field]!r}, expected {want!r}")
     return found
+
+
+def selection_notes(selection: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Notes and per-recipe ``hparams`` from a reproduce run's ``selection.json`` ({"scheme/source": {grid,
+    val_mean_success, chosen, tune_seeds}}): what the validation seeds chose, for the tables."""
+    notes = []
+    for key, sel in selection.items():
+        seeds = f" with training seeds {sel['tune_seeds']}" if sel.get("tune_seeds") else ""
+        scores = ", ".join(f"{p} {s:.2f}" for p, s in zip(sel["grid"], sel["val_mean_success"]))
+        notes.append(f"{key}: chose {sel['chosen']} on validation env seeds{seeds} (mean success: {scores}).")
+    return notes, {key.replace("/", " / ", 1): sel["chosen"] for key, sel in selection.items()}
 
 
 def make_report(

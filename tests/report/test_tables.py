@@ -294,6 +294,31 @@ def test_tables_command_and_no_torch(runs, tmp_path):
     assert "| a | 0.40 [0.25, 0.58] |" in (out / "table4_unit.md").read_text()
 
 
+def test_tables_command_folds_in_validation_choices_and_notes(runs, tmp_path, compose_cfg):
+    from rabc.app import tables
+    from rabc.io import RabcFileError
+
+    sel = tmp_path / "selection.json"
+    sel.write_text(json.dumps({"top_awr_tempered/oracle": {"grid": [{"t": 1}, {"t": 2}], "val_mean_success": [0.5, 0.25],
+                                                           "chosen": {"t": 1}, "tune_seeds": [0, 1]}}))  # fmt: skip
+    res = tables.run(compose_cfg("make_tables", [f"runs={runs}", f"out={tmp_path / 't'}", f"selection=[{sel}]",
+                                                 "notes=[progress from elsewhere]"]))  # fmt: skip
+    text = (tmp_path / "t" / "table4_unit.md").read_text()
+    assert "> progress from elsewhere" in text
+    assert (
+        "top_awr_tempered/oracle: chose {'t': 1} on validation env seeds with training seeds [0, 1]" in text
+    )
+    assert "{'t': 2} 0.25" in text and res.preset == "unit"
+    (tmp_path / "bad.json").write_text("{}{")
+    with pytest.raises(RabcFileError, match="not a reproduce selection.json"):
+        tables.run(
+            compose_cfg(
+                "make_tables",
+                [f"runs={runs}", f"out={tmp_path / 'u'}", f"selection=[{tmp_path / 'bad.json'}]"],
+            )
+        )
+
+
 def test_seed_ranges_are_written_as_contiguous_runs():
     from rabc.report.build import _seed_range
 
