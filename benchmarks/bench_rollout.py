@@ -15,33 +15,9 @@ import argparse
 import os
 import time
 
-import numpy as np
-
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from rabc.sim.rollout import rollout_task  # noqa: E402
-
-
-def scripted(task: str):
-    """The scripted expert's action for each observed state plus fixed noise (stateful step counter)."""
-    from metaworld.policies import ENV_POLICY_MAP
-
-    expert = ENV_POLICY_MAP[task]()
-    noise = np.random.default_rng(0).normal(0, 0.6, size=(500, 4)).astype(np.float32)
-    t = {"step": 0}
-
-    def act(batch):
-        k, t["step"] = t["step"], t["step"] + 1
-        raw = np.zeros((len(batch["observation.state"]), 39))
-        raw[:, 0:4] = batch["observation.state"]
-        raw[:, 4:18] = batch["observation.environment_state"][:, :14]
-        raw[:, 36:39] = batch["observation.environment_state"][:, 14:]
-        return np.stack([expert.get_action(r) for r in raw]).astype(np.float32) + noise[k % 500]
-
-    def reset():
-        t["step"] = 0
-
-    return act, reset
+from rabc.sim.rollout import noisy_expert, rollout_task  # noqa: E402
 
 
 def main() -> None:
@@ -61,7 +37,7 @@ def main() -> None:
     outcomes = {}
     for _ in range(args.repeats):
         for workers in best:
-            act, reset = scripted(args.task)
+            act, reset = noisy_expert(args.task)
             t0 = time.perf_counter()
             r = rollout_task(act, reset, args.task, seeds, batch_size=args.batch_size, camera=camera,
                              image_size=args.image_size, max_steps=args.max_steps, num_workers=workers,

@@ -173,3 +173,29 @@ def rollout_task(
         envs.close()
     log.info("%s: %d/%d successes", task, int(success.sum()), len(seeds))
     return TaskRollouts(task, np.asarray(seeds), success, steps, videos)
+
+
+def noisy_expert(task: str, noise_std: float = 0.6, seed: int = 0) -> tuple[Callable, Callable[[], None]]:
+    """(act, reset) of a deterministic closed-loop reference policy: Meta-World's scripted expert on the observed
+    state plus a fixed, seed-independent action perturbation (so some episodes fail and every outcome depends on
+    every step's observation). Used to check the rollout paths against each other and to benchmark them."""
+    from metaworld.policies import ENV_POLICY_MAP
+
+    expert = ENV_POLICY_MAP[task]()  # type: ignore[abstract]  # the map holds concrete subclasses
+    noise = np.random.default_rng(seed).normal(0, noise_std, size=(500, 4)).astype(np.float32)
+    t = {"step": 0}
+
+    def act(batch: dict[str, np.ndarray]) -> np.ndarray:
+        k, t["step"] = t["step"], t["step"] + 1
+        raw = np.zeros(
+            (len(batch["observation.state"]), 39)
+        )  # the raw Meta-World observation the expert reads
+        raw[:, 0:4] = batch["observation.state"]
+        raw[:, 4:18] = batch["observation.environment_state"][:, :14]
+        raw[:, 36:39] = batch["observation.environment_state"][:, 14:]
+        return np.stack([expert.get_action(r) for r in raw]).astype(np.float32) + noise[k % len(noise)]
+
+    def reset() -> None:
+        t["step"] = 0
+
+    return act, reset

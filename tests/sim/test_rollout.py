@@ -5,7 +5,7 @@ import pytest
 
 from rabc.sim.demos import run_episode
 from rabc.sim.env import MetaWorldEnv
-from rabc.sim.rollout import rollout_task
+from rabc.sim.rollout import noisy_expert, rollout_task
 
 pytestmark = pytest.mark.sim
 
@@ -48,31 +48,6 @@ def test_replayed_demo_succeeds_and_idle_policy_fails():
     assert not idle.success.any() and idle.steps.tolist() == [30]
 
 
-def _scripted(task, seeds):
-    """A deterministic closed-loop policy: the scripted expert's action for each observed state plus a fixed,
-    seed-independent perturbation, so some episodes fail and the outcome depends on every step's observation."""
-    from metaworld.policies import ENV_POLICY_MAP
-
-    expert = ENV_POLICY_MAP[task]()
-    rng = np.random.default_rng(0)
-    noise = rng.normal(0, 0.6, size=(500, 4)).astype(np.float32)
-    t = {"step": 0}
-
-    def act(batch):
-        k, t["step"] = t["step"], t["step"] + 1
-        raw = np.zeros((len(batch["observation.state"]), 39))
-        raw[:, 0:4] = batch["observation.state"]
-        raw[:, 4:18] = batch["observation.environment_state"][:, :14]
-        raw[:, 36:39] = batch["observation.environment_state"][:, 14:]
-        a = np.stack([expert.get_action(r) for r in raw]).astype(np.float32)
-        return a + noise[k % len(noise)]
-
-    def reset():
-        t["step"] = 0
-
-    return act, reset
-
-
 def test_worker_processes_give_the_serial_results():
     """The same seeds give the same successes, step counts and video frames with 2 worker processes as in one
     process, including a last batch smaller than the others (5 seeds in batches of 2)."""
@@ -80,8 +55,8 @@ def test_worker_processes_give_the_serial_results():
     kw = dict(
         batch_size=2, max_steps=60, camera="corner", image_size=32, record_videos=3, show_progress=False
     )
-    serial = rollout_task(*_scripted(task, seeds), task, seeds, **kw)
-    parallel = rollout_task(*_scripted(task, seeds), task, seeds, num_workers=2, **kw)
+    serial = rollout_task(*noisy_expert(task), task, seeds, **kw)
+    parallel = rollout_task(*noisy_expert(task), task, seeds, num_workers=2, **kw)
     assert serial.success.tolist() == parallel.success.tolist()
     assert serial.steps.tolist() == parallel.steps.tolist()
     assert 0 < serial.success.sum() < len(seeds) or serial.steps.min() < 60  # outcomes depend on the policy
