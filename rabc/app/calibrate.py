@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -28,10 +29,9 @@ class CalibrateResult:
         return f"calibration ({', '.join(self.tasks)}): {self.calibration}\ncalibrated progress: {self.out}"
 
 
-def _tasks(root: str | Path) -> dict[int, str]:
-    from rabc.data import dataset_info
-
-    eps = dataset_info(root).episodes
+def _tasks(info: Any) -> dict[int, str]:
+    """Episode → task string of a :class:`rabc.data.DatasetInfo`."""
+    eps = info.episodes
     return dict(zip(eps["episode_index"].astype(int), eps["task"].astype(str)))
 
 
@@ -51,19 +51,20 @@ def run(cfg: DictConfig) -> CalibrateResult:
             raise ValueError(
                 "give calibration=<json> or fit.progress=<parquet> fit.root=<dataset> to fit one"
             )
-        eps = dataset_info(cfg.fit.root).episodes
+        fit_info = dataset_info(cfg.fit.root)
+        eps = fit_info.episodes
         if eps["success"].isna().any():
             raise ValueError(f"{cfg.fit.root}: episodes lack the 'success' labels a calibration is fitted on")
         if cfg.fit.episodes is not None:
             eps = eps[eps["episode_index"].isin([int(e) for e in cfg.fit.episodes])]
         success = dict(zip(eps["episode_index"].astype(int), eps["success"].astype(bool)))
-        fit_table = read_progress(cfg.fit.progress, expect_fingerprint=dataset_info(cfg.fit.root).fingerprint)
-        cal = fit_calibration(fit_table, _tasks(cfg.fit.root), success)
+        fit_table = read_progress(cfg.fit.progress, expect_fingerprint=fit_info.fingerprint)
+        cal = fit_calibration(fit_table, _tasks(fit_info), success)
         cal_path = Path(str(cfg.calibration_out or out.with_suffix(".calibration.json")))
         cal.save(cal_path)
     apply_info = dataset_info(cfg.apply.root)
     table = read_progress(cfg.apply.progress, expect_fingerprint=apply_info.fingerprint)
-    calibrated = calibrate(table, cal, _tasks(cfg.apply.root), unknown=str(cfg.unknown_tasks))
+    calibrated = calibrate(table, cal, _tasks(apply_info), unknown=str(cfg.unknown_tasks))
     calibrated.provenance["calibration"]["path"] = str(cal_path)
     write_progress(out, calibrated)
     log.info("calibrated progress: %s (calibration %s)", out, cal_path)

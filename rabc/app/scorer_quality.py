@@ -53,11 +53,11 @@ class Scored:
     logp_static: np.ndarray  # (K,) the still clip's
 
 
-def score_episodes(scorer: Any, root: Path, episodes: list[int], desc: str) -> dict[int, Scored]:
-    """Score ``episodes`` of the dataset at ``root`` (one corrected sweep each)."""
-    from rabc.data import dataset_info, read_episode_frames
+def score_episodes(scorer: Any, info: Any, episodes: list[int], desc: str) -> dict[int, Scored]:
+    """Score ``episodes`` of the dataset of ``info`` (:class:`rabc.data.DatasetInfo`; one corrected sweep each)."""
+    from rabc.data import read_episode_frames
 
-    info = dataset_info(root)
+    root = info.root
     table = info.episodes.set_index("episode_index")
     out = {}
     for ep in tqdm(episodes, desc=desc, unit="ep"):
@@ -99,19 +99,15 @@ def fit(scored: dict[int, Scored]) -> Any:
 
 
 def curves(
-    scored: dict[int, Scored], root: Path, calibration: Any, num_anchors: int | None
+    scored: dict[int, Scored], info: Any, oracle: Any, labels: Any, calibration: Any, num_anchors: int | None
 ) -> dict[str, list[Any]]:
-    """{source: [EpisodeCurves]} of the scored episodes (calibrated only for calibrated tasks)."""
-    from rabc.data import dataset_info
-    from rabc.data.oracle import read_oracle_progress
-    from rabc.data.segments import frame_labels
+    """{source: [EpisodeCurves]} of the scored episodes (calibrated only for calibrated tasks); ``info``, ``oracle``
+    and ``labels``: the evaluation dataset's DatasetInfo, oracle progress and frame labels (read once by run)."""
     from rabc.metrics.scorer_quality import EpisodeCurves
     from rabc.reward.topreward import anchor_lengths, dense_progress, minmax_normalise
     from rabc.weighting.separation import BAD
 
-    eps = dataset_info(root).episodes.set_index("episode_index")
-    oracle = read_oracle_progress(root)
-    labels = frame_labels(root)
+    eps = info.episodes.set_index("episode_index")
     out: dict[str, list[Any]] = {s: [] for s in SOURCES}
     for ep, s in scored.items():
         start, n = int(eps.at[ep, "from_index"]), s.length
@@ -153,6 +149,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     ``cfg.root``, tabulate per group (training tasks, held-out tasks), write ``<out>/scorer_quality.{json,md}``."""
     runtime_defaults()
     from rabc.data import dataset_info, split_episodes
+    from rabc.data.oracle import read_oracle_progress
+    from rabc.data.segments import frame_labels
     from rabc.io import atomic_write, provenance_stamp, write_json
     from rabc.metrics.scorer_quality import METRICS, quality_markdown, scorer_quality_table
     from rabc.reward.topreward import TopRewardScorer
@@ -161,12 +159,14 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     root, cal_root, out = Path(str(cfg.root)), Path(str(cfg.calibration_root)), Path(str(cfg.out))
     scorer = TopRewardScorer(str(cfg.model), **to_container(cfg.scorer), correction="static")
     train = split_episodes(cal_root, cfg.calibration_val_fraction, cfg.calibration_split_seed)["train"]
-    calibration = fit(score_episodes(scorer, cal_root, train, "score calibration episodes"))
-    eps = dataset_info(root).episodes
+    calibration = fit(score_episodes(scorer, dataset_info(cal_root), train, "score calibration episodes"))
+    info = dataset_info(root)
+    eps = info.episodes
     if cfg.max_episodes_per_group is not None:
         eps = eps.groupby("heldout", group_keys=False).head(int(cfg.max_episodes_per_group))
-    scored = score_episodes(scorer, root, [int(e) for e in eps["episode_index"]], f"score {root.name}")
-    horizon = horizon_frames(float(cfg.frame_auc_horizon_s), dataset_info(root).fps)
+    scored = score_episodes(scorer, info, [int(e) for e in eps["episode_index"]], f"score {root.name}")
+    horizon = horizon_frames(float(cfg.frame_auc_horizon_s), info.fps)
+    oracle, labels = read_oracle_progress(root), frame_labels(root)
     held = set(eps.loc[eps["heldout"].astype(bool), "episode_index"].astype(int))
     groups = {
         "training tasks (held-out episodes)": {e: s for e, s in scored.items() if e not in held},
@@ -192,7 +192,9 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         if not group:
             continue
         table[name] = scorer_quality_table(
-            curves(group, root, calibration, cfg.scorer.num_anchors), horizon=horizon, n_boot=int(cfg.n_boot)
+            curves(group, info, oracle, labels, calibration, cfg.scorer.num_anchors),
+            horizon=horizon,
+            n_boot=int(cfg.n_boot),
         )
         md += ["", f"## {name}: {len(group)} episodes", "", quality_markdown(table[name])]
     out.mkdir(parents=True, exist_ok=True)
