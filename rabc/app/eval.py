@@ -42,25 +42,11 @@ class EvalResult:
         )
 
 
-def eval_json_path(checkpoint: str | Path, seed_split: str) -> Path:
-    """Where :func:`rabc.lit.evaluate.evaluate` writes by default: ``<run dir>/eval_<split>.json``, or
-    ``eval_<split>_<ckpt stem>.json`` for a ``.ckpt``."""
-    from rabc.lit.evaluate import find_policy_dir
-
-    path = Path(checkpoint)
-    if path.suffix == ".ckpt":
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        return run_dir / f"eval_{seed_split}_{path.stem}.json"
-    source = find_policy_dir(path)
-    run_dir = source.parent if source.name == "policy" else source
-    return run_dir / f"eval_{seed_split}.json"
-
-
 def run(cfg: DictConfig) -> EvalResult:
     """Evaluate ``cfg.checkpoint`` with the other keys of configs/eval.yaml as :func:`evaluate`'s arguments, then
     draw the per-task success bars beside the eval JSON."""
     runtime_defaults()
-    from rabc.lit.evaluate import evaluate
+    from rabc.lit.evaluate import eval_json_path, evaluate
     from rabc.report.plots import plot_eval_report
 
     kw = OmegaConf.to_container(cfg, resolve=True)

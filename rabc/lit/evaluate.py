@@ -77,6 +77,25 @@ def find_policy_dir(checkpoint: str | Path) -> Path:
     raise RabcFileError(f"{path}: no exported policy (expected {path / 'policy'}/config.json)")
 
 
+def locate(checkpoint: str | Path) -> tuple[Path, Path]:
+    """(policy source, run directory) of a run directory, a lerobot policy directory or a run's ``.ckpt``."""
+    path = Path(checkpoint)
+    if path.suffix == ".ckpt":
+        if not path.is_file():
+            raise RabcFileError(f"{path}: checkpoint file not found")
+        return path, path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    source = find_policy_dir(path)
+    return source, source.parent if source.name == "policy" else source
+
+
+def eval_json_path(checkpoint: str | Path, seed_split: str) -> Path:
+    """Where :func:`evaluate` writes by default: ``<run dir>/eval_<split>.json``, or
+    ``eval_<split>_<ckpt stem>.json`` for a ``.ckpt``."""
+    source, run_dir = locate(checkpoint)
+    stem = f"_{source.stem}" if source.suffix == ".ckpt" else ""
+    return run_dir / f"eval_{seed_split}{stem}.json"
+
+
 def _read_run(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "run.json"
     if not path.is_file():
@@ -126,22 +145,13 @@ def evaluate(
     """Roll out the policy of ``checkpoint`` (a run directory, a lerobot policy directory or a run's ``.ckpt``)
     and write ``eval.json`` (default: ``<run dir>/eval_<split>.json``, ``eval_<split>_<ckpt stem>.json`` for a
     ``.ckpt``); recorded videos go to ``videos/<task>/`` beside it."""
-    checkpoint = Path(checkpoint)
-    if checkpoint.suffix == ".ckpt":
-        if not checkpoint.is_file():
-            raise RabcFileError(f"{checkpoint}: checkpoint file not found")
-        source = checkpoint
-        run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-        run = _read_run(run_dir)
-        policy, pre, post = load_checkpoint_policy(checkpoint, run)
-        default_out = run_dir / f"eval_{seed_split}_{checkpoint.stem}.json"
+    source, run_dir = locate(checkpoint)
+    run = _read_run(run_dir)
+    if source.suffix == ".ckpt":
+        policy, pre, post = load_checkpoint_policy(source, run)
     else:
-        source = find_policy_dir(checkpoint)
-        run_dir = source.parent if source.name == "policy" else source
-        run = _read_run(run_dir)
         policy, pre, post = load_pretrained(source)
-        default_out = run_dir / f"eval_{seed_split}.json"
-    out = Path(out) if out is not None else default_out
+    out = Path(out) if out is not None else eval_json_path(source, seed_split)
     root = run.get("dataset_root")
     sidecar = read_sidecar(root) if root else None
     demo_seeds = sidecar.get("all_seeds", []) if sidecar else []

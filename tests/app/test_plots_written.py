@@ -86,4 +86,7 @@ def test_eval_writes_success_bars_beside_the_json(tiny_dataset, tmp_path):
     )
     assert res.out == out and res.plots == (out.with_suffix(".png"),)
     _png(res.plots[0])
-    assert eval_app.eval_json_path(ckpt, "val") == run / "eval_val_last.json"
+    from rabc.lit.evaluate import eval_json_path
+
+    assert eval_json_path(ckpt, "val") == run / "eval_val_last.json"
+    assert eval_json_path(run, "test") == run / "eval_test.json"
