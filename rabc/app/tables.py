@@ -25,7 +25,7 @@ class TablesResult:
 
 def run(cfg: DictConfig) -> TablesResult:
     """``cfg.runs``: a directory or glob, or a list of them; ``cfg.out``: the tables directory; ``cfg.selection``:
-    reproduce runs' ``selection.json`` files (what the validation seeds chose); ``cfg.notes``: lines for the top."""
+    reproduce runs' ``selection.json`` files (what the validation seeds chose); ``cfg.notes``: lines for the top; ``cfg.join_presets``: other presets whose runs may join ``cfg.preset``'s table."""
     import json
 
     from rabc.io import RabcFileError
@@ -40,5 +40,8 @@ def run(cfg: DictConfig) -> TablesResult:
         except (OSError, ValueError, KeyError) as e:
             raise RabcFileError(f"{path}: not a reproduce selection.json ({e})") from e
         notes, hparams = notes + chosen, {**hparams, **hp}
-    report = make_report([r for r in runs if r], cfg.out, notes, preset=cfg.get("preset"), hparams=hparams)
+    report = make_report(
+        [r for r in runs if r], cfg.out, notes, preset=cfg.get("preset"), hparams=hparams,
+        join_presets=[str(p) for p in cfg.get("join_presets") or []],
+    )  # fmt: skip
     return TablesResult(Path(cfg.out), str(report["preset"]), report)

@@ -100,6 +100,7 @@ def make_report(
     preset: str | None = None,
     expect: dict[str, Any] | None = None,
     hparams: dict[str, Any] | None = None,
+    join_presets: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Tabulate every ``eval_*.json`` under ``runs`` into ``out``.
 
@@ -107,7 +108,9 @@ def make_report(
     vs uniform BC, headroom recovered, verdict; plus the per-task cells), ``table4_<preset>.md`` (headline rows,
     per-task cells, held-out tasks as a zero-shot section, the validation record, weight diagnostics, the paper's
     numbers) and ``table4_<preset>.png`` (bars with hierarchical-bootstrap 95 % CIs). ``expect`` ({preset,
-    dataset_fingerprint}) refuses results of another experiment. Returns the JSON dict.
+    dataset_fingerprint}) refuses results of another experiment. ``join_presets`` lets runs recorded under those
+    presets join ``preset``'s table (runs reused across presets of one dataset; the dataset must still match and
+    a note says so). Returns the JSON dict.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,6 +118,16 @@ def make_report(
     if not files:
         raise FileNotFoundError(f"{runs}: no eval_*.json files found")
     df = load_results(files)
+    if join_presets:
+        if not preset:
+            raise ValueError("join_presets needs the table's own preset named (preset=...)")
+        joined = sorted(set(df.loc[df["preset"].isin(list(join_presets)), "preset"]))
+        if joined:
+            df.loc[df["preset"].isin(joined), "preset"] = preset
+            notes = [
+                *notes,
+                f"Runs recorded under preset(s) {', '.join(joined)} (same dataset) joined this table.",
+            ]
     prov = check_provenance(df, expect)
     preset = preset or prov["preset"] or "custom"
     val_seeds, test_seeds = (_env_seeds(df, split) for split in ("val", "test"))

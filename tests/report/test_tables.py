@@ -261,6 +261,21 @@ def test_refuses_results_of_another_preset_or_dataset(runs, tmp_path):
         make_report([runs, other], tmp_path / "o2")
 
 
+def test_runs_of_a_named_preset_may_join_another_presets_table(runs, tmp_path):
+    """Runs reused from preset 'unit' join a 'sweep' table only when named in join_presets, with a note."""
+    extra = write_run(tmp_path / "x", "k", "top_k", 0, {"a": 5, "b": 5})
+    rj = json.loads((extra / "run.json").read_text())
+    rj["config"]["preset"] = "sweep"
+    (extra / "run.json").write_text(json.dumps(rj))
+    with pytest.raises(ValueError, match="several values of preset"):
+        make_report([runs, tmp_path / "x"], tmp_path / "o")
+    with pytest.raises(ValueError, match="needs the table's own preset"):
+        make_report([runs, tmp_path / "x"], tmp_path / "o", join_presets=["unit"])
+    res = make_report([runs, tmp_path / "x"], tmp_path / "o", preset="sweep", join_presets=["unit"])
+    assert res["preset"] == "sweep" and "top_k" in {r["scheme"] for r in res["rows"]}
+    assert "preset(s) unit (same dataset) joined" in (tmp_path / "o" / "table4_sweep.md").read_text()
+
+
 def test_bad_inputs(runs, tmp_path):
     bad = tmp_path / "bad" / "eval_test.json"
     bad.parent.mkdir()
