@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from rabc.app import cli
 from rabc.app.evaluate_reward import EvaluateRewardResult
 from rabc.data.oracle import oracle_progress_path
-from rabc.report.results import PROGRESS_FREE
+from rabc.report.results import reads_progress
 
 PRESETS = cli.CONFIGS / "reproduce"
 TABLES = (1, 2, 3, 4, 5)
@@ -250,13 +250,21 @@ def make_recipes(cfg: DictConfig, sources: dict[str, Path]) -> list[Recipe]:
         raise ValueError(f"grid names schemes not in `schemes`: {sorted(unknown)}")
     recipes = []  # (scheme, source label, progress path, grid points)
     for scheme in cfg.schemes:
+        points = grid_points(grids.get(scheme))
+        uses = recipe_reads_progress(scheme, points)
         for label, path in sources.items():
-            if scheme in PROGRESS_FREE and label != "oracle":
-                continue  # uniform / success-only / clean-only BC ignore progress: trained once
-            recipes.append(
-                (scheme, "none" if scheme in PROGRESS_FREE else label, path, grid_points(grids.get(scheme)))
-            )
+            if not uses and label != "oracle":
+                continue  # uniform / success-only / clean-only BC, success-label episodes: trained once
+            recipes.append((scheme, label if uses else "none", path, points))
     return recipes
+
+
+def recipe_reads_progress(scheme: str, points: list[dict[str, Any]]) -> bool:
+    """Whether any grid point of ``scheme`` (configs/weighting/<scheme>.yaml + the point) reads progress."""
+    path = cli.CONFIGS / "weighting" / f"{scheme}.yaml"
+    loaded = OmegaConf.load(path) if path.is_file() else None
+    base = cli.to_container(loaded) if isinstance(loaded, DictConfig) else {}
+    return any(reads_progress(scheme, {**base, **point}) for point in points)
 
 
 def run_table4(cfg: DictConfig) -> Table4Result:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,18 @@ def find_eval_files(runs: str | Path | Sequence[str | Path]) -> list[Path]:
     return sorted(found)
 
 
-def source_label(progress: str | None, dataset_root: str | None, scheme: str) -> str:
+def reads_progress(scheme: str, weighting: Mapping[str, Any] | None = None) -> bool:
+    """Whether a recipe's weights depend on progress: not uniform / success-only / clean-only BC, nor a scheme
+    whose ``source`` is an episode label (the ``episode`` scheme's default, ``source: success``)."""
+    return scheme not in PROGRESS_FREE and (weighting or {}).get("source") not in ("success", "clean")
+
+
+def source_label(
+    progress: str | None, dataset_root: str | None, scheme: str, weighting: Mapping[str, Any] | None = None
+) -> str:
     """``oracle`` for the dataset's own oracle progress, ``learned:<file stem>`` for any other progress parquet,
-    ``-`` for schemes that ignore progress (uniform BC)."""
-    if scheme in PROGRESS_FREE:
+    ``-`` for recipes that ignore progress (uniform BC, episode weights from success labels)."""
+    if not reads_progress(scheme, weighting):
         return "-"
     if not progress:
         return "precomputed"
@@ -124,7 +132,9 @@ def load_results(files: Iterable[str | Path]) -> pd.DataFrame:
         run = _run_json(f, rep)
         weighting = (run.get("config") or {}).get("weighting") or {}
         scheme = rep.get("weighting") or weighting.get("name") or "unknown"
-        source = source_label(rep.get("progress") or run.get("progress"), run.get("dataset_root"), scheme)
+        source = source_label(
+            rep.get("progress") or run.get("progress"), run.get("dataset_root"), scheme, weighting
+        )
         seed = rep.get("train_seed", run.get("seed"))
         common = {
             "eval_file": str(f),

@@ -167,11 +167,13 @@ def test_every_size_composes_and_builds_its_schemes(size, tmp_path):
         sources = {"oracle": tmp_path / "oracle.parquet", "learned": tmp_path / "learned.parquet"}
         recipes = mod.make_recipes(cfg, sources)
         pairs = [r[:2] for r in recipes]  # progress-free rows once, every other scheme with both sources
-        free = [x for x in cfg.schemes if x in mod.PROGRESS_FREE]
-        others = [x for x in cfg.schemes if x not in mod.PROGRESS_FREE]
-        assert pairs == [(x, "none") for x in free] + [
-            (x, src) for x in others for src in ("oracle", "learned")
-        ]
+        grids = cfg.grid or {}
+        free = [x for x in cfg.schemes if not mod.recipe_reads_progress(x, mod.grid_points(grids.get(x)))]
+        assert {"uniform", "success_only", "clean_only"} & set(cfg.schemes) <= set(free)
+        assert "top_awr_tempered" not in free
+        assert ("episode" in free) == ("episode" in cfg.schemes)  # source: success reads no progress
+        expect = [[(x, "none")] if x in free else [(x, "oracle"), (x, "learned")] for x in cfg.schemes]
+        assert pairs == [p for ps in expect for p in ps]
         for scheme, _, _, points in recipes:  # every grid point composes and builds its scheme
             for point in points:
                 instantiate(
