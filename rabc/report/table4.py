@@ -135,7 +135,8 @@ def table4_rows(
 
 
 def headline(result: Mapping[str, Any]) -> str:
-    """One sentence stating the result (the last line of the main job)."""
+    """One sentence stating the result (the last line of the main job): the best scheme that reads progress
+    (schemes weighting by episode labels only, like ``episode`` from success, are upper-row variants)."""
     h = result["headroom"]
     if h["value"] is None:
         return "No upper-bound rows (success-only / clean-only BC) were trained: headroom unknown."
@@ -145,7 +146,7 @@ def headline(result: Mapping[str, Any]) -> str:
     rows = [r for r in result["rows"] if r["scheme"] not in (UNIFORM, *UPPER_SCHEMES)]
     if not rows:
         return f"Headroom {h['value']:+.2f} over uniform BC, but no weighting scheme was trained."
-    best = max(rows, key=lambda r: r["success"])
+    best = max([r for r in rows if r["progress"] != "none"] or rows, key=lambda r: r["success"])
     rec = best["headroom_recovered"]
     rec_s = "n/a" if rec is None else f"{100 * rec:.0f}%"
     d_ci = best["delta_ci"]

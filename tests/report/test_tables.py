@@ -263,16 +263,23 @@ def test_refuses_results_of_another_preset_or_dataset(runs, tmp_path):
 
 def test_runs_of_a_named_preset_may_join_another_presets_table(runs, tmp_path):
     """Runs reused from preset 'unit' join a 'sweep' table only when named in join_presets, with a note."""
-    extra = write_run(tmp_path / "x", "k", "top_k", 0, {"a": 5, "b": 5})
-    rj = json.loads((extra / "run.json").read_text())
-    rj["config"]["preset"] = "sweep"
-    (extra / "run.json").write_text(json.dumps(rj))
+    for seed in range(3):
+        extra = write_run(tmp_path / "x", "k", "top_k", seed, {"a": 5, "b": 5})
+        rj = json.loads((extra / "run.json").read_text())
+        rj["config"]["preset"] = "sweep"
+        (extra / "run.json").write_text(json.dumps(rj))
     with pytest.raises(ValueError, match="several values of preset"):
         make_report([runs, tmp_path / "x"], tmp_path / "o")
     with pytest.raises(ValueError, match="needs the table's own preset"):
         make_report([runs, tmp_path / "x"], tmp_path / "o", join_presets=["unit"])
+    # episode weights from success labels read no progress: progress "none", never the headline's scheme
+    for s, (a, b) in enumerate([(9, 9), (10, 9), (10, 10)]):
+        write_run(tmp_path / "x", "ep", "episode", s, {"a": a, "b": b}, params={"source": "success"})
     res = make_report([runs, tmp_path / "x"], tmp_path / "o", preset="sweep", join_presets=["unit"])
     assert res["preset"] == "sweep" and "top_k" in {r["scheme"] for r in res["rows"]}
+    (ep,) = [r for r in res["rows"] if r["scheme"] == "episode"]
+    assert ep["progress"] == "none" and ep["success"] == pytest.approx(0.95)  # above every other scheme
+    assert res["headline"].startswith("top_awr_tempered (oracle progress) reaches")
     assert "preset(s) unit (same dataset) joined" in (tmp_path / "o" / "table4_sweep.md").read_text()
 
 
