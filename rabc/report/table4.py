@@ -211,11 +211,22 @@ def plot_rows(result: Mapping[str, Any], path: str | Path, title: str) -> None:
     labels = [f"{r['scheme'].replace('_', ' ')}\n({r['progress'].split(':')[0]})" for r in rows]
     mean = np.array([r["success"] for r in rows])
     ci = np.array([r["ci"] if r["ci"] is not None else [m, m] for r, m in zip(rows, mean)])
+    from matplotlib.patches import Patch
+
+    kinds = {  # bar colour: what the recipe's weights come from
+        "tab:gray": "uniform BC",
+        "tab:green": "upper rows (success / clean only)",
+        "tab:purple": "episode labels",
+        "tab:blue": "oracle progress",
+        "tab:orange": "learned progress",
+    }
     colors = [
         "tab:gray"
         if r["scheme"] == UNIFORM
         else "tab:green"
         if r["scheme"] in UPPER_SCHEMES
+        else "tab:purple"
+        if r["progress"] == "none"
         else "tab:blue"
         if r["progress"] == "oracle"
         else "tab:orange"
@@ -224,12 +235,13 @@ def plot_rows(result: Mapping[str, Any], path: str | Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(rows) + 1), 4.5))
     err = np.vstack([mean - ci[:, 0], ci[:, 1] - mean]).clip(min=0)  # (2, R)
     ax.bar(np.arange(len(rows)), mean, yerr=err, capsize=4, color=colors)
-    ax.axhline(result["uniform_success"], color="tab:gray", ls="--", lw=1, label="uniform BC")
+    line = ax.axhline(result["uniform_success"], color="tab:gray", ls="--", lw=1, label="uniform BC")
     ax.set_xticks(np.arange(len(rows)), labels, fontsize=8)
     ax.set_ylabel("success rate (test seeds)")
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    handles = [line, *(Patch(color=c, label=kinds[c]) for c in dict.fromkeys(colors) if c != "tab:gray")]
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
     fig.tight_layout()
     with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=120)
