@@ -226,15 +226,14 @@ class RolloutEval(pl.Callback):
         self.evaluate(trainer, pl_module, step)
 
     def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int) -> dict[str, Any]:
-        from rabc.lit.evaluate import make_act_fn
+        from rabc.lit.evaluate import make_act_fn, policy_camera
         from rabc.lit.module import WeightedBCModule
         from rabc.sim.rollout import rollout_task
 
         if not isinstance(pl_module, WeightedBCModule):
             raise TypeError(f"rollout evaluation needs a WeightedBCModule, got {type(pl_module).__name__}")
         policy = pl_module.eval_policy
-        image_keys = [k for k in policy.config.input_features if k.startswith("observation.images.")]
-        camera = image_keys[0].rsplit(".", 1)[-1] if image_keys else ("corner" if self.frames else None)
+        camera, image_size = policy_camera(policy, frames=self.frames > 0)
         device = pl_module.device
         was_training = policy.training
         # the global generators, which lerobot and Meta-World code may draw from: saved and restored as they are
@@ -254,6 +253,7 @@ class RolloutEval(pl.Callback):
                         self.seeds[task],
                         batch_size=self.batch_size,
                         camera=camera,
+                        image_size=image_size,
                         max_steps=self.max_steps,
                         record_videos=1 if self.frames and video is None else 0,
                         show_progress=False,

@@ -22,7 +22,7 @@ from rabc.data import episode_table, load_dataset, read_sidecar
 from rabc.io import RabcFileError, write_json
 from rabc.metrics import wilson_interval
 from rabc.policies import load_pretrained, make_policy
-from rabc.sim.rollout import rollout_task
+from rabc.sim.rollout import RolloutWorkers, rollout_task
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,15 @@ def make_act_fn(policy, preprocessor, postprocessor, device: str = "cpu"):
         return action.detach().cpu().numpy()
 
     return act
+
+
+def policy_camera(policy: Any, frames: bool = False) -> tuple[str | None, int]:
+    """(camera, image side) to render for ``policy``: its first image input at the size it was trained on, or
+    the ``corner`` camera at 128 px when only ``frames`` (videos, image strips) are wanted, else no camera."""
+    for key, feature in policy.config.input_features.items():
+        if key.startswith("observation.images."):
+            return key.rsplit(".", 1)[-1], int(feature.shape[-1])
+    return ("corner" if frames else None), 128
 
 
 def find_policy_dir(checkpoint: str | Path) -> Path:
@@ -167,10 +176,12 @@ def evaluate(
     seeds = {t: eval_seeds(seed_split, episodes, demo_seeds, t) for t in [*tasks, *heldout_tasks]}
     policy.eval()
     act = make_act_fn(policy, pre, post)
-    cam = None
-    image_keys = [k for k in policy.config.input_features if k.startswith("observation.images.")]
-    if image_keys or record_videos:
-        cam = image_keys[0].rsplit(".", 1)[-1] if image_keys else "corner"
+    cam, image_size = policy_camera(policy, frames=record_videos > 0)
+
+    all_tasks = [*tasks, *heldout_tasks]
+    pool = None
+    if num_workers >= 2 and batch_size >= 2 and all_tasks:  # one set of worker processes for every task
+        pool = RolloutWorkers(all_tasks[0], batch_size, num_workers, cam, image_size)
 
     def run_tasks(names: Sequence[str]) -> dict[str, Any]:
         res = {}
@@ -182,9 +193,10 @@ def evaluate(
                 seeds[task],
                 batch_size=batch_size,
                 camera=cam,
+                image_size=image_size,
                 max_steps=max_steps,
                 record_videos=record_videos,
-                num_workers=num_workers,
+                workers=pool,
             )
             _, lo, hi = wilson_interval(int(r.success.sum()), len(r.seeds))
             res[task] = {
@@ -210,8 +222,12 @@ def evaluate(
             "ci95": list(wilson_interval(k, n)[1:]) if n else [float("nan")] * 2,
         }
 
-    per_task = run_tasks(tasks)
-    heldout = run_tasks(heldout_tasks)
+    try:
+        per_task = run_tasks(tasks)
+        heldout = run_tasks(heldout_tasks)
+    finally:
+        if pool is not None:
+            pool.close()
     config = run.get("config", {})
     report = {
         "checkpoint": str(source),

@@ -7,8 +7,8 @@ is frozen at its first success. Each task's own step limit (``max_path_length``)
 
 With ``num_workers >= 2`` the envs of a batch are spread over that many processes with gymnasium's
 ``AsyncVectorEnv`` (each process steps its share of the batch, :class:`rabc.sim.env.MetaWorldBatchEnv`); the policy
-stays in the calling process. Each env depends only on its seed and its actions, so both paths give the same
-results for the same seeds (tested).
+stays in the calling process; :class:`RolloutWorkers` keeps those processes for several tasks. Each env depends
+only on its seed and its actions, so both paths give the same results for the same seeds (tested).
 """
 
 from __future__ import annotations
@@ -67,19 +67,33 @@ class _SerialEnvs:
             env.close()
 
 
-class _ProcessEnvs:
+class RolloutWorkers:
     """``n`` envs over ``workers`` processes (gymnasium ``AsyncVectorEnv``, forkserver: each worker makes its own
-    rendering context, as lerobot's env factory does)."""
+    rendering context, as lerobot's env factory does). Use as a context manager.
+
+    The processes outlive one task: :meth:`set_task` rebuilds the envs of every worker in place, so an evaluation
+    of several tasks pays the worker start-up (a Meta-World import per process) once. Pass it to
+    :func:`rollout_task` as ``workers=``.
+    """
 
     def __init__(self, task: str, n: int, workers: int, camera: str | None, image_size: int) -> None:
         import gymnasium as gym
 
-        self.k = -(-n // workers)  # envs per worker
+        if workers < 2 or n < 2:
+            raise ValueError(f"RolloutWorkers needs >= 2 workers and >= 2 envs, got {workers} and {n}")
+        self.k = -(-n // min(workers, n))  # envs per worker
         self.workers = -(-n // self.k)
         self.n = self.k * self.workers  # >= n; extra envs step on a copy of a seed and are ignored
+        self.task, self.camera, self.image_size = task, camera, image_size
         fns = [partial(MetaWorldBatchEnv, task, self.k, w, camera, image_size) for w in range(self.workers)]
         self.vec = gym.vector.AsyncVectorEnv(fns, context="forkserver", shared_memory=True)
         self.max_steps = int(self.vec.call("max_steps")[0])
+
+    def set_task(self, task: str) -> None:
+        """Rebuild every worker's envs for ``task`` (no-op when it is the current one)."""
+        if task != self.task:
+            self.vec.call("set_task", task)
+            self.task, self.max_steps = task, int(self.vec.call("max_steps")[0])
 
     def _flat(self, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         flat = {k: v.reshape(self.n, *v.shape[2:]) for k, v in obs.items()}
@@ -99,6 +113,12 @@ class _ProcessEnvs:
     def close(self) -> None:
         self.vec.close()
 
+    def __enter__(self) -> RolloutWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def rollout_task(
     act: ActFn,
@@ -112,6 +132,7 @@ def rollout_task(
     max_steps: int | None = None,
     record_videos: int = 0,
     num_workers: int = 0,
+    workers: RolloutWorkers | None = None,
     show_progress: bool = True,
 ) -> TaskRollouts:
     """Roll ``act`` out on ``task`` from each seed's initial state.
@@ -122,17 +143,25 @@ def rollout_task(
         camera: camera to render into the observations (None for state-only policies; needed for videos).
         max_steps: step limit; default the env's own ``max_path_length``.
         record_videos: keep the camera frames of this many episodes (requires ``camera``).
-        num_workers: 0 or 1 steps the envs in this process; >= 2 spreads a batch over that many processes.
+        num_workers: 0 or 1 steps the envs in this process; >= 2 spreads a batch over that many processes
+            (started and stopped by this call).
+        workers: running worker processes to use instead (their camera and image size; they are switched to
+            ``task``, batches hold their number of envs, and they are left running for the next task).
     """
     seeds = [int(s) for s in seeds]
+    if workers is not None:
+        camera = workers.camera
     if record_videos and camera is None:
         raise ValueError("record_videos needs a camera")
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}")
     n_env = max(1, min(batch_size, len(seeds)))
-    envs: _SerialEnvs | _ProcessEnvs
-    if num_workers >= 2 and n_env >= 2:
-        envs = _ProcessEnvs(task, n_env, min(num_workers, n_env), camera, image_size)
+    envs: _SerialEnvs | RolloutWorkers
+    if workers is not None:
+        workers.set_task(task)
+        envs, n_env = workers, min(workers.n, len(seeds))
+    elif num_workers >= 2 and n_env >= 2:
+        envs = RolloutWorkers(task, n_env, num_workers, camera, image_size)
     else:
         envs = _SerialEnvs(task, n_env, camera, image_size)
     img_key = None if camera is None else image_key(camera)
@@ -170,7 +199,8 @@ def rollout_task(
             bar.update(m)
         bar.close()
     finally:
-        envs.close()
+        if envs is not workers:
+            envs.close()
     log.info("%s: %d/%d successes", task, int(success.sum()), len(seeds))
     return TaskRollouts(task, np.asarray(seeds), success, steps, videos)
 

@@ -99,12 +99,14 @@ def test_train_resume_and_eval_act(tiny_dataset, tmp_path):
     assert all(a.isdisjoint(b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
     assert report["tasks"]["push-v3"]["env_seeds"] == report["seeds"]["push-v3"]
 
-    # a Lightning checkpoint evaluates too: the same weights as the export, rebuilt from run.json
+    # a Lightning checkpoint evaluates too: the same weights as the export, rebuilt from run.json; here over
+    # one pool of 2 worker processes for both tasks, with the serial run's outcomes
     _assert_same_weights(run)
     ckpt = run / "checkpoints" / "last.ckpt"
     report_ckpt = evaluate(
-        ckpt, episodes=2, max_steps=15, batch_size=2, seed_split="val", heldout_tasks=[], record_videos=1
-    )
+        ckpt, episodes=2, max_steps=15, batch_size=2, seed_split="val", heldout_tasks=[], record_videos=1,
+        num_workers=2,
+    )  # fmt: skip
     assert report_ckpt["checkpoint"] == str(ckpt) and (run / "eval_val_last.json").is_file()
     for task, res in report_ckpt["tasks"].items():
         assert res["successes"] == report["tasks"][task]["successes"]

@@ -63,3 +63,39 @@ def test_worker_processes_give_the_serial_results():
     assert len(serial.videos) == len(parallel.videos) == 3
     for a, b in zip(serial.videos, parallel.videos):
         np.testing.assert_array_equal(a, b)
+
+
+def _recording(task):
+    """noisy_expert(task) whose act also keeps every batch's environment state (object and goal positions)."""
+    act, reset = noisy_expert(task)
+    seen: list[np.ndarray] = []
+
+    def rec(batch):
+        seen.append(batch["observation.environment_state"].copy())
+        return act(batch)
+
+    return rec, reset, seen
+
+
+def test_worker_pool_switches_tasks_and_gives_the_serial_results():
+    """One RolloutWorkers for two tasks (the evaluation's use): each task's observations and outcomes equal the
+    serial path's."""
+    from rabc.sim.rollout import RolloutWorkers
+
+    tasks, seeds = ["button-press-topdown-v3", "push-v3"], [21, 22, 23]
+    kw = dict(batch_size=2, max_steps=40, show_progress=False)
+    with RolloutWorkers(tasks[0], 2, 2, camera=None, image_size=32) as pool:
+        pooled = []
+        for t in tasks:
+            act, reset, seen = _recording(t)
+            pooled.append((rollout_task(act, reset, t, seeds, workers=pool, **kw), seen))
+        assert pool.task == tasks[1]
+    for task, (got, got_obs) in zip(tasks, pooled):
+        act, reset, seen = _recording(task)
+        serial = rollout_task(act, reset, task, seeds, **kw)
+        assert got.task == task
+        assert serial.success.tolist() == got.success.tolist()
+        assert serial.steps.tolist() == got.steps.tolist()
+        assert len(seen) == len(got_obs)
+        for a, b in zip(seen, got_obs):
+            np.testing.assert_array_equal(a, b)
