@@ -88,7 +88,7 @@ def test_tiny_sweep_tunes_on_val_reports_on_test_and_resumes(tiny_dataset, tmp_p
         "seeds=[0]",
         f"learned_progress={learned}",
         "schemes=[uniform,top_awr_tempered]",
-        "grid={top_awr_tempered:{temperature:[std/3,std]}}",
+        "grid={top_awr_tempered:{target_ess:[0.4,0.8]}}",
         "train_overrides=[" + ",".join(f"'{o}'" for o in TRAIN) + "]",
         "eval.val_episodes=2",
         "eval.test_episodes=2",
@@ -146,7 +146,8 @@ def test_smoke_size_end_to_end(tmp_path):
         line for line in (tables / "table4_smoke.md").read_text().splitlines() if line.startswith("| task")
     )
     assert header == (
-        "| task | uniform | top_awr / oracle | top_awr_tempered / oracle | sarm / oracle | filtered / oracle |"
+        "| task | uniform | success_only | top_awr / oracle | top_awr_tempered / oracle | sarm / oracle"
+        " | filtered / oracle |"
     )
     for col in res["per_task"]["test"].values():
         assert set(col) == {"push-v3", "drawer-open-v3", "mean"} and col["mean"]["n_seeds"] == 2
