@@ -25,7 +25,8 @@ class TablesResult:
 
 def run(cfg: DictConfig) -> TablesResult:
     """``cfg.runs``: a directory or glob, or a list of them; ``cfg.out``: the tables directory; ``cfg.selection``:
-    reproduce runs' ``selection.json`` files (what the validation seeds chose); ``cfg.notes``: lines for the top; ``cfg.join_presets``: other presets whose runs may join ``cfg.preset``'s table."""
+    reproduce runs' ``selection.json`` files (what the validation seeds chose); ``cfg.notes``: lines for the top;
+    ``cfg.join_presets``: other presets whose runs may join ``cfg.preset``'s table."""
     import json
 
     from rabc.io import RabcFileError

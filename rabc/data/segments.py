@@ -24,9 +24,8 @@ def frame_phases(root: str | Path, index: np.ndarray, tenths: int = 10) -> np.nd
     row = np.searchsorted(eps["to_index"].to_numpy(), index, side="right")
     start, length = eps["from_index"].to_numpy()[row], eps["length"].to_numpy()[row]
     tenth = np.minimum((index - start) * tenths // np.maximum(length, 1), tenths - 1)
-    task = np.where(
-        eps["env_task"].to_numpy()[row] != "", eps["env_task"].to_numpy()[row], eps["task"].to_numpy()[row]
-    )
+    env_task = eps["env_task"].to_numpy()[row]
+    task = np.where(env_task != "", env_task, eps["task"].to_numpy()[row])
     key = np.char.add(np.char.add(task.astype(str), " "), np.char.add((tenth + 1).astype(str), f"/{tenths}"))
     return np.where(eps["heldout"].to_numpy(dtype=bool)[row], "", key)
 

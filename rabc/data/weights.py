@@ -149,10 +149,8 @@ def diagnose(
         near_uniform_cv=near_uniform_cv,
         min_ess_fraction=min_ess_fraction,
     )
-    seg = frame_labels(dataset_root) if dataset_root is not None else None
-    if (
-        dataset_root is not None and seg is not None
-    ):  # a dataset rabc generated: do good and bad frames separate?
+    # a dataset rabc generated (it has frame labels): do good and bad frames separate?
+    if dataset_root is not None and (seg := frame_labels(dataset_root)) is not None:
         lab_index, segments, classes = seg
         pos = np.searchsorted(index, lab_index)
         phases = frame_phases(dataset_root, lab_index)

@@ -84,7 +84,7 @@ class RolloutWorkers:
         self.k = -(-n // min(workers, n))  # envs per worker
         self.workers = -(-n // self.k)
         self.n = self.k * self.workers  # >= n; extra envs step on a copy of a seed and are ignored
-        self.task, self.camera, self.image_size = task, camera, image_size
+        self.task, self.camera = task, camera
         fns = [partial(MetaWorldBatchEnv, task, self.k, w, camera, image_size) for w in range(self.workers)]
         self.vec = gym.vector.AsyncVectorEnv(fns, context="forkserver", shared_memory=True)
         self.max_steps = int(self.vec.call("max_steps")[0])
@@ -217,9 +217,8 @@ def noisy_expert(task: str, noise_std: float = 0.6, seed: int = 0) -> tuple[Call
 
     def act(batch: dict[str, np.ndarray]) -> np.ndarray:
         k, t["step"] = t["step"], t["step"] + 1
-        raw = np.zeros(
-            (len(batch["observation.state"]), 39)
-        )  # the raw Meta-World observation the expert reads
+        # the raw Meta-World observation the expert reads
+        raw = np.zeros((len(batch["observation.state"]), 39))
         raw[:, 0:4] = batch["observation.state"]
         raw[:, 4:18] = batch["observation.environment_state"][:, :14]
         raw[:, 36:39] = batch["observation.environment_state"][:, 14:]
