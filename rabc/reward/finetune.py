@@ -20,6 +20,13 @@ Objectives (``objective="bce"``, ``"ranking"``, ``"regression"`` or a sum such a
   y_a − y_b ≥ ``contrast_min_gap`` at that anchor, m = ``contrast_margin`` (log-prob units per unit progress).
   Needs ``static`` and/or ``reverse`` groups; it is computed when a real group is drawn (its siblings at the
   same anchors ride along).
+- ``progress``: the same hinge between the anchors of one clip, for every clip with oracle progress — failed
+  demos included: relu(m·(y_a − y_b) − (r_a − r_b)) for anchor pairs with y_a − y_b ≥ ``contrast_min_gap``.
+  ``ranking`` only orders successful (and reversed) clips, so a demo that pushes the object away or heads for a
+  wrong target never tells the model that its later prefixes are worse; this term does (the prefix at the peak of
+  a push-away must score above the longer prefix after it). It is the "train on the corrupted demos with their
+  oracle progress" of PAPER.md's limitation, with the scale-free pairwise form that avoids the collapse
+  ``regression`` causes (rabc/reward/README.md).
 
 Static clips (the first frame repeated, same timestamps) are the length-bias negatives of PAPER.md §1. They alone
 do not stop a small model from counting frames/timestamps (a drift of 1e-4 per prefix is already VOC 1 on a static
@@ -46,7 +53,7 @@ from rabc.reward.topreward import TopRewardScorer, anchor_lengths
 
 logger = logging.getLogger(__name__)
 
-OBJECTIVES = ("bce", "ranking", "regression", "contrast")
+OBJECTIVES = ("bce", "ranking", "regression", "contrast", "progress")
 
 
 @dataclass
@@ -150,8 +157,11 @@ def objective_loss(
     *,
     early_fraction: float = 0.34,
     regression_floor: float = 0.05,
+    margin: float = 1.0,
+    min_gap: float = 0.2,
 ) -> torch.Tensor | None:
-    """Loss of one group's K prefix log-probs ``logp`` (K,) under objective ``name``; None if it has no terms."""
+    """Loss of one group's K prefix log-probs ``logp`` (K,) under objective ``name``; None if it has no terms.
+    ``margin`` and ``min_gap`` are the ``progress`` hinge's (as :func:`contrast_loss`'s)."""
     if name == "bce":
         y = torch.full_like(logp, float("nan"))
         if not group.reversed:  # a reversed clip's early prefixes end on late (high-progress) frames
@@ -176,6 +186,8 @@ def objective_loss(
         if not group.success or not upper.any():
             return None
         return F.softplus(-diff[upper]).mean()
+    if name == "progress":
+        return pair_hinge(logp[None, :], group.progress[None, :], margin=margin, min_gap=min_gap)
     if name == "regression":
         y = torch.as_tensor(group.progress, dtype=logp.dtype).clamp(0.0, 1.0)
         target = torch.log(regression_floor + (1 - regression_floor) * y)
@@ -196,10 +208,16 @@ def contrast_loss(
     Loss: mean over pairs (a, b, k) with y_a[k] − y_b[k] ≥ ``min_gap`` of relu(margin·(y_a − y_b) − (r_a − r_b)).
     None when no pair qualifies.
     """
-    r = torch.stack(list(logps))  # (V, K)
-    y = torch.as_tensor(np.stack(progress), dtype=r.dtype)  # (V, K)
-    dy = y[:, None, :] - y[None, :, :]  # (V, V, K): y_a − y_b
-    dr = r[:, None, :] - r[None, :, :]  # (V, V, K): r_a − r_b
+    return pair_hinge(torch.stack(list(logps)).T, np.stack(progress).T, margin=margin, min_gap=min_gap)
+
+
+def pair_hinge(r: torch.Tensor, y: np.ndarray, *, margin: float, min_gap: float) -> torch.Tensor | None:
+    """Mean of relu(margin·(y_a − y_b) − (r_a − r_b)) over the pairs (a, b) of each row of ``r`` (R, P) whose oracle
+    progress ``y`` (R, P) differs by y_a − y_b ≥ ``min_gap``; None when no pair qualifies. Rows are anchors and
+    columns clip variants for ``contrast``; one row of anchors for ``progress``."""
+    yt = torch.as_tensor(np.asarray(y), dtype=r.dtype)
+    dy = yt[:, :, None] - yt[:, None, :]  # (R, P, P): y_a − y_b
+    dr = r[:, :, None] - r[:, None, :]  # (R, P, P): r_a − r_b
     keep = dy >= min_gap
     if not keep.any():
         return None
@@ -313,6 +331,8 @@ class GroupLoss:
                         g,
                         early_fraction=self.early_fraction,
                         regression_floor=self.regression_floor,
+                        margin=self.contrast_margin,
+                        min_gap=self.contrast_min_gap,
                     )
                 if loss is not None:
                     terms.append(w * loss)

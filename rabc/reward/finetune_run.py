@@ -41,8 +41,12 @@ class StageConfig:
     )
     early_fraction: float = 0.34
     regression_floor: float = 0.05
-    contrast_margin: float = 1.0  # "contrast" objective: log-prob margin per unit of oracle-progress gap
-    contrast_min_gap: float = 0.2  # ... between equal-length variants whose progress differs by at least this
+    contrast_margin: float = (
+        1.0  # "contrast" / "progress" objectives: log-prob margin per unit of progress gap
+    )
+    contrast_min_gap: float = (
+        0.2  # ... between variants / anchors whose oracle progress differs by at least this
+    )
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0

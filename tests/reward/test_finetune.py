@@ -118,7 +118,7 @@ def _toy_group(success: bool = True, static: bool = False, k: int = 5) -> Prefix
     return PrefixGroup(0, "task", success, static, [None] * k, np.zeros(k) if static else t, t)
 
 
-@pytest.mark.parametrize("name", ["bce", "ranking", "regression"])
+@pytest.mark.parametrize("name", ["bce", "ranking", "regression", "progress"])
 def test_each_objective_decreases_on_a_toy_batch(name):
     torch.manual_seed(0)
     gs = [_toy_group(), _toy_group(success=False), _toy_group(static=True)]
@@ -180,6 +180,25 @@ def test_contrast_loss_orders_equal_length_variants_by_progress():
     # hinge scales with the gap: real 0.5 above static needs r_real - r_static >= 0.5
     lp = [torch.tensor([-1.0]), torch.tensor([-1.3])]
     assert float(contrast_loss(lp, [np.array([0.5]), np.zeros(1)], margin=1.0)) == pytest.approx(0.2)
+
+
+def test_progress_objective_orders_the_anchors_of_failed_demos_by_oracle_progress():
+    # a push-away: progress rises to 0.5, then falls to 0 while the prefixes grow
+    t = np.arange(1, 6) / 5
+    push_away = PrefixGroup(0, "task", False, False, [None] * 5, np.array([0.0, 0.5, 0.5, 0.2, 0.0]), t)
+    rising = torch.tensor([-5.0, -4.0, -3.0, -2.0, -1.0])  # what a clock-reading scorer gives
+    follows = torch.tensor([-3.0, -1.0, -1.0, -2.0, -3.0])  # falls by >= 1 nat per unit of progress lost
+    assert objective_loss("ranking", rising, push_away) is None  # ranking never sees a failed demo
+    assert float(objective_loss("progress", follows, push_away)) == 0.0
+    assert float(objective_loss("progress", rising, push_away)) > 1.0
+    # the margin scales with the progress gap; pairs closer than min_gap do not count
+    flat = PrefixGroup(0, "task", False, False, [None] * 2, np.array([0.3, 0.2]), t[:2])
+    assert objective_loss("progress", torch.tensor([-2.0, -1.0]), flat, min_gap=0.2) is None
+    assert float(objective_loss("progress", torch.tensor([-2.0, -1.0]), flat, min_gap=0.05, margin=2.0)) == (
+        pytest.approx(1.2)
+    )
+    # a static clip (progress 0 everywhere) has no pair
+    assert objective_loss("progress", rising, _toy_group(static=True)) is None
 
 
 def test_contrast_objective_reaches_the_vision_tower_through_equal_prompts(tiny_vlm_dir, tiny_dataset):
