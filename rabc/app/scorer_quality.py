@@ -3,7 +3,7 @@ frames and episodes, raw, length-bias corrected and calibrated, beside the oracl
 
 One pass of ``TopRewardScorer(correction="static")`` per episode gives the raw log p(" True") at the anchors and
 the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw and corrected progress come from
-the same sweep; the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the
+the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length); the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the
 training episodes of ``calibration_root`` (the scorer's own training data) and applied to the evaluation
 episodes of the same tasks. The evaluation dataset's episodes are grouped into its training tasks and its
 held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
@@ -65,7 +65,9 @@ def score_episodes(scorer: Any, info: Any, episodes: list[int], desc: str) -> di
         row = table.loc[ep]
         es = scorer.score_episode(frames, fps=info.fps, instruction=str(row["task"]), episode_index=ep)
         if es.logp_static is None:
-            raise ValueError("the scorer-quality table needs a scorer with correction='static'")
+            raise ValueError(
+                "the scorer-quality table needs a scorer with correction='static' or 'static_task'"
+            )
         out[ep] = Scored(
             str(row["task"]),
             bool(row["success"]),
@@ -157,7 +159,13 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     from rabc.weighting import horizon_frames
 
     root, cal_root, out = Path(str(cfg.root)), Path(str(cfg.calibration_root)), Path(str(cfg.out))
-    scorer = TopRewardScorer(str(cfg.model), **to_container(cfg.scorer), correction="static")
+    kwargs = to_container(cfg.scorer)
+    kwargs.setdefault(
+        "correction", "static"
+    )  # raw and corrected progress from one sweep: static or static_task
+    if kwargs["correction"] not in ("static", "static_task"):
+        raise ValueError(f"scorer.correction must be 'static' or 'static_task', got {kwargs['correction']!r}")
+    scorer = TopRewardScorer(str(cfg.model), **kwargs)
     train = split_episodes(cal_root, cfg.calibration_val_fraction, cfg.calibration_split_seed)["train"]
     calibration = fit(score_episodes(scorer, dataset_info(cal_root), train, "score calibration episodes"))
     info = dataset_info(root)
@@ -184,8 +192,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "",
         "Metrics: "
         + ", ".join(METRICS)
-        + " (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the "
-        "still clip's (its still-clip metrics are 0 by construction: –); calibrated = the per-task isotonic map "
+        + f" (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the still clip's (correction "
+        f"`{scorer.correction}`; its still-clip metrics are 0 by construction: –); calibrated = the per-task isotonic map "
         "(not defined on held-out tasks: –).",
     ]
     for name, group in groups.items():
@@ -200,7 +208,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     out.mkdir(parents=True, exist_ok=True)
     js = out / "scorer_quality.json"
     write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root), "horizon_frames": horizon,
-                    "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), **provenance_stamp()})  # fmt: skip
+                    "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), "correction": scorer.correction,
+                    **provenance_stamp()})  # fmt: skip
     path = out / "scorer_quality.md"
     with atomic_write(path, "w") as fh:
         fh.write("\n".join(md) + "\n")

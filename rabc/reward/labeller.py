@@ -11,6 +11,11 @@ progress of Eq. 2), and raw ``logp_true`` / ``logp_false`` (float64): the raw lo
 anchor frames (the last frame of each scored prefix) and NaN at every other frame — never interpolated. Per-episode
 anchors (prefix lengths and frames) are in the metadata under ``anchors``; provenance under the ``rabc`` key.
 Only one episode's frames are ever in memory.
+
+A length-bias corrected scorer's subtracted still curve is kept in each part's metadata (``logp_static``). With
+``correction="static_task"`` (one still curve per task and clip length, from the first episode a process scores
+with that key) a resumed shard first takes back the still curves its finished parts were scored with, so resuming
+gives the numbers of an uninterrupted run of that shard; other shard layouts pick other reference episodes.
 """
 
 from __future__ import annotations
@@ -154,6 +159,18 @@ class Labeller:
             return False
         return True
 
+    def _seed_static_references(self, done: list[int]) -> None:
+        """correction="static_task": hand the scorer the still curves these finished parts subtracted (in episode
+        order, the first per key), so the episodes still to score reuse them as an uninterrupted run would."""
+        seed = getattr(self.scorer, "seed_static_reference", None)
+        if seed is None:
+            return
+        for ep in done:
+            _, meta = read_parquet(part_path(self.out, ep), columns=["frame_index"])
+            stats, curve = meta.get("stats") or {}, meta.get("logp_static")
+            if stats.get("static_key") is not None and curve is not None:
+                seed(stats["static_key"], np.asarray(curve, dtype=np.float64), stats["static_reference"])
+
     def _mismatch(self, meta: dict[str, Any]) -> str:
         """The provenance fields (and dataset fingerprint) on which a part differs from this run, as text."""
         old = dict(meta.get("provenance") or {}, dataset_fingerprint=meta.get("dataset_fingerprint"))
@@ -174,6 +191,8 @@ class Labeller:
     ) -> int:
         """Score this shard's episodes (skipping finished ones if ``resume``). Returns the number scored."""
         todo = [int(e) for e in self.shard_episodes(shard) if not (resume and self.part_ok(int(e)))]
+        if resume and getattr(self.scorer, "correction", None) == "static_task":
+            self._seed_static_references([int(e) for e in self.shard_episodes(shard) if int(e) not in todo])
         rows = self.episodes.set_index("episode_index")
         logger.info("shard %d/%d: %d episode(s) to score", shard[0], shard[1], len(todo))
         t0 = time.perf_counter()
@@ -224,6 +243,8 @@ class Labeller:
             "anchor_frames": anchors.tolist(),
             "frame_size": list(score.frame_size),
             "stats": score.stats,
+            # the still curve a length-bias correction subtracted (None without one); resume of static_task reads it
+            "logp_static": None if score.logp_static is None else np.asarray(score.logp_static).tolist(),
         }
         path = part_path(self.out, episode_index)
         write_parquet(path, table, meta)

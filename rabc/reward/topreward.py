@@ -7,6 +7,8 @@ dense per-frame progress (linear interpolation of the anchors over frames). The 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 #: Progress corrections (TopRewardScorer(correction=...)).
-CORRECTIONS = ("none", "static")
+CORRECTIONS = ("none", "static", "static_task")
 
 
 def anchor_lengths(num_frames: int, num_anchors: int | None = 15) -> np.ndarray:
@@ -82,7 +84,7 @@ class EpisodeScore:
     frame_size: tuple[int, int]  # (h, w) every frame was resized to, once
     fps: float
     stats: dict = field(default_factory=dict)  # visual_tokens, lm_tokens, seconds, sweep
-    logp_static: np.ndarray | None = None  # (K,) raw log p(" True") of the still clip (correction="static")
+    logp_static: np.ndarray | None = None  # (K,) raw log p(" True") of the still clip subtracted (static*)
 
     def anchor_signal(self, num_anchors: int | None) -> tuple[np.ndarray, np.ndarray]:
         """(anchor frames, raw score) that VOC and the success score rank: the raw log p(" True") where the
@@ -113,6 +115,14 @@ class TopRewardScorer:
             subtracted from the episode's before Eq. 2, so what a growing clip earns by its length alone is removed.
             ``logp_true`` stays raw; the still clip's curve is ``logp_static``. A 1-frame episode equals its own
             still clip: its corrected curve is 0 and its progress 1 everywhere (Eq. 2's rule for a constant curve).
+            ``"static_task"``: an amortised *approximation* of ``"static"``. The still curve is computed once per
+            key (prompt text, i.e. the task; clip frame count after :meth:`prepare_clip`; anchor lengths; frame
+            size; fps), from the first episode scored with that key (its first frame repeated, its timestamps),
+            kept in ``self.static_references`` and subtracted from every later episode with the same key; an
+            episode with a new key (another length) gets its own still clip once. It assumes the length bias
+            depends on the prefix length / timestamps and the task, not on the episode's own first frame (exact
+            for a bias c·log(prefix length)); the reference depends on which episode a process scores first per
+            key (``stats["static_reference"]``). ``logp_static`` holds the subtracted curve, as for ``"static"``.
         adapter: directory of a peft LoRA adapter (``save_pretrained`` layout, see :mod:`rabc.reward.lora`) to
             apply to the loaded model; its sha256 is ``self.adapter_hash`` for provenance.
         merge_adapter: merge the adapter into the base weights (default) or keep the LoRA layers separate.
@@ -143,6 +153,8 @@ class TopRewardScorer:
         if correction not in CORRECTIONS:
             raise ValueError(f"unknown progress correction {correction!r}; choose one of {CORRECTIONS}")
         self.correction = correction
+        #: correction="static_task": {key id: (still curve, episode it was computed from)}, see static_key()
+        self.static_references: dict[str, tuple[np.ndarray, int]] = {}
         if isinstance(model, VLMAdapter):
             self.adapter, self.model_id = model, str(model.model.config.name_or_path or "")
         else:
@@ -228,7 +240,8 @@ class TopRewardScorer:
     ) -> EpisodeScore:
         """Score one episode. frames: (N, H, W, 3) uint8 (or (N, 3, H, W)); fps: the episode's frame rate.
 
-        ``episode_index`` is unused (TOPReward sees only the frames and the instruction).
+        ``episode_index`` does not change the score of ``correction="none"/"static"`` (TOPReward sees only the
+        frames and the instruction); with ``"static_task"`` it names the reference episode in ``stats``.
         """
         t0 = time.perf_counter()
         text = self.prompt(instruction)
@@ -241,9 +254,19 @@ class TopRewardScorer:
         stats = SweepStats()
         logp = self.prefix_logprobs(text, clip, lengths, stats)
         anchors = clip.indices[lengths - 1]
-        curve, static = logp[:, 0], None
+        curve, static, extra = logp[:, 0], None, {}
         if self.correction == "static":
             static = self.prefix_logprobs(text, still_clip(clip), lengths, stats)[:, 0]
+        elif self.correction == "static_task":
+            key = static_key(text, clip, lengths)
+            cached = key in self.static_references
+            if not cached:
+                still = self.prefix_logprobs(text, still_clip(clip), lengths, stats)[:, 0]
+                self.static_references[key] = (still, int(episode_index))
+            static, reference = self.static_references[key]
+            static = static.copy()
+            extra = {"static_key": key, "static_reference": reference, "static_cached": cached}
+        if static is not None:
             curve = curve - static
         s = minmax_normalise(curve)
         return EpisodeScore(
@@ -251,9 +274,16 @@ class TopRewardScorer:
             progress_anchors=s, progress=dense_progress(anchors, s, n), frame_indices=clip.indices,
             frame_size=(int(clip.frames.shape[-2]), int(clip.frames.shape[-1])), fps=float(fps),
             stats={"visual_tokens": stats.visual_tokens, "lm_tokens": stats.lm_tokens,
-                   "seconds": time.perf_counter() - t0, "sweep": "cached" if self.prefix_cache else "naive"},
+                   "seconds": time.perf_counter() - t0, "sweep": "cached" if self.prefix_cache else "naive",
+                   **extra},
             logp_static=static,
         )  # fmt: skip
+
+    def seed_static_reference(self, key: str, curve: np.ndarray, reference: int) -> None:
+        """Reuse a still curve of ``correction="static_task"`` scored earlier (e.g. read back from a part file on
+        resume) for ``key``; a key this scorer already holds keeps its curve."""
+        curve = np.asarray(curve, dtype=np.float64)
+        self.static_references.setdefault(str(key), (curve, int(reference)))
 
     def prefix_logprobs(
         self, text: str, clip: VideoClip, lengths: np.ndarray, stats: SweepStats | None = None, *, cached=None
@@ -323,6 +353,15 @@ def still_clip(clip: VideoClip) -> VideoClip:
     """The clip's first frame repeated over all its frames, with the clip's own timestamps (frame indices, fps)."""
     frames = clip.frames[:1].expand_as(clip.frames).contiguous()
     return VideoClip(frames, clip.indices, clip.fps)
+
+
+def static_key(text: str, clip: VideoClip, lengths: np.ndarray) -> str:
+    """Key id of correction="static_task"'s shared still curve: sha256 (16 hex) of the prompt text, the clip's frame
+    count, the anchor lengths, the frame size and the fps. The frame indices (timestamps) are not in it: episodes
+    subsampled to the same frame count share the first one's."""
+    h, w = (int(x) for x in clip.frames.shape[-2:])
+    fields = [text, len(clip.indices), [int(x) for x in lengths], [h, w], float(clip.fps)]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 def _uniform(n: int, k: int) -> np.ndarray:
