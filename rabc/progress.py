@@ -11,6 +11,7 @@ K, fps, rabc version, ...) is stored as JSON in the parquet metadata under the k
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,43 @@ def read_progress(
         )
     except ValueError as e:
         raise RabcFileError(f"{path}: {e}") from e
+
+
+def mean_progress(tables: Sequence[ProgressTable], names: Sequence[str] | None = None) -> ProgressTable:
+    """The frame-wise mean of several progress tables of the same frames: an ensemble of scorers.
+
+    Each member's progress is already normalised per episode (Eq. 2), so the mean is too. A few scorers trained
+    alike but from other seeds disagree where each alone is unsure, and their mean separates good from bad frames
+    better than any one of them (rabc/reward/README.md, "A scorer that sees detours"). A NaN in any member stays
+    NaN (the weighting's ``nan_policy`` decides). Provenance: the fields every member agrees on (dataset
+    fingerprint, fps, ...) plus ``ensemble`` = {"method", "members": [each member's provenance]}.
+
+    Raises:
+        ValueError: fewer than two tables, or a member covering other frames (named by ``names``).
+    """
+    if len(tables) < 2:
+        raise ValueError(f"an ensemble needs at least two progress tables, got {len(tables)}")
+    names = list(names) if names is not None else [f"member {i}" for i in range(len(tables))]
+    first = tables[0]
+    for name, t in zip(names[1:], tables[1:]):
+        same = len(t) == len(first) and all(
+            np.array_equal(getattr(t, c), getattr(first, c))
+            for c in ("index", "episode_index", "frame_index")
+        )
+        if not same:
+            raise ValueError(f"{name}: covers other frames than {names[0]} ({len(t)} vs {len(first)} rows)")
+    shared = {
+        k: v
+        for k, v in first.provenance.items()
+        if all(k in t.provenance and t.provenance[k] == v for t in tables[1:])
+    }
+    members = [{"name": n, "provenance": t.provenance} for n, t in zip(names, tables)]
+    provenance = {
+        **shared,
+        "ensemble": {"method": "mean of per-episode normalised progress", "members": members},
+    }
+    progress = np.mean(np.stack([t.progress.astype(np.float64) for t in tables]), axis=0)
+    return ProgressTable(first.index, first.episode_index, first.frame_index, progress, provenance)
 
 
 ORACLE_PROGRESS_PATH = "progress/oracle.parquet"

@@ -3,9 +3,11 @@ frames and episodes, raw, length-bias corrected and calibrated, beside the oracl
 
 One pass of ``TopRewardScorer(correction="static")`` per episode gives the raw log p(" True") at the anchors and
 the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw and corrected progress come from
-the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length); the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the
-training episodes of ``calibration_root`` (the scorer's own training data) and applied to the evaluation
-episodes of the same tasks. The evaluation dataset's episodes are grouped into its training tasks and its
+the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length);
+the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the training episodes of
+``calibration_root`` (the scorer's own training data) and applied to the evaluation episodes of the same tasks.
+``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (the main job's
+ensemble mean), measured like the oracle's. The evaluation dataset's episodes are grouped into its training tasks and its
 held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
 Metrics and bootstrap intervals: :func:`rabc.metrics.scorer_quality.scorer_quality_table`; bad frames are the
 generator's detour / give-up / wrong-target / push-away / pause segments (:mod:`rabc.weighting.separation`).
@@ -101,16 +103,25 @@ def fit(scored: dict[int, Scored]) -> Any:
 
 
 def curves(
-    scored: dict[int, Scored], info: Any, oracle: Any, labels: Any, calibration: Any, num_anchors: int | None
+    scored: dict[int, Scored],
+    info: Any,
+    oracle: Any,
+    labels: Any,
+    calibration: Any,
+    num_anchors: int | None,
+    progress: dict[str, Any] | None = None,
 ) -> dict[str, list[Any]]:
     """{source: [EpisodeCurves]} of the scored episodes (calibrated only for calibrated tasks); ``info``, ``oracle``
-    and ``labels``: the evaluation dataset's DatasetInfo, oracle progress and frame labels (read once by run)."""
+    and ``labels``: the evaluation dataset's DatasetInfo, oracle progress and frame labels (read once by run);
+    ``progress``: {name: ProgressTable} of other progress sources of the same dataset (e.g. an ensemble's mean),
+    rows of their own measured like the oracle's (from dense progress; no still clip)."""
     from rabc.metrics.scorer_quality import EpisodeCurves
     from rabc.reward.topreward import anchor_lengths, dense_progress, minmax_normalise
     from rabc.weighting.separation import BAD
 
     eps = info.episodes.set_index("episode_index")
-    out: dict[str, list[Any]] = {s: [] for s in SOURCES}
+    progress = progress or {}
+    out: dict[str, list[Any]] = {s: [] for s in (*SOURCES[:-1], *progress, SOURCES[-1])}
     for ep, s in scored.items():
         start, n = int(eps.at[ep, "from_index"]), s.length
         bad = None
@@ -140,9 +151,12 @@ def curves(
             out["calibrated"].append(
                 EpisodeCurves(np.interp(np.arange(n), s.anchors, cal), cal, s.success, bad)
             )
-        p = oracle.progress[oracle.episode_index == ep].astype(np.float64)
         at = anchor_lengths(n, num_anchors) - 1
-        out["oracle"].append(EpisodeCurves(p, p[at], s.success, bad))
+        for name, table in [*progress.items(), ("oracle", oracle)]:
+            p = table.progress[table.episode_index == ep].astype(np.float64)
+            if len(p) != n:
+                raise ValueError(f"progress source {name!r}: episode {ep} has {len(p)} frames, the video {n}")
+            out[name].append(EpisodeCurves(p, p[at], s.success, bad))
     return {k: v for k, v in out.items() if v}
 
 
@@ -155,6 +169,7 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     from rabc.data.segments import frame_labels
     from rabc.io import atomic_write, provenance_stamp, write_json
     from rabc.metrics.scorer_quality import METRICS, quality_markdown, scorer_quality_table
+    from rabc.progress import read_progress
     from rabc.reward.topreward import TopRewardScorer
     from rabc.weighting import horizon_frames
 
@@ -175,6 +190,9 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     scored = score_episodes(scorer, info, [int(e) for e in eps["episode_index"]], f"score {root.name}")
     horizon = horizon_frames(float(cfg.frame_auc_horizon_s), info.fps)
     oracle, labels = read_oracle_progress(root), frame_labels(root)
+    extra = {
+        str(k): read_progress(v, expect_fingerprint=info.fingerprint) for k, v in (cfg.progress or {}).items()
+    }
     held = set(eps.loc[eps["heldout"].astype(bool), "episode_index"].astype(int))
     groups = {
         "training tasks (held-out episodes)": {e: s for e, s in scored.items() if e not in held},
@@ -194,13 +212,15 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         + ", ".join(METRICS)
         + f" (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the still clip's (correction "
         f"`{scorer.correction}`; its still-clip metrics are 0 by construction: –); calibrated = the per-task isotonic map "
-        "(not defined on held-out tasks: –).",
+        "(not defined on held-out tasks: –)"
+        + "".join(f"; {k} = `{v}`" for k, v in (cfg.progress or {}).items())
+        + ".",
     ]
     for name, group in groups.items():
         if not group:
             continue
         table[name] = scorer_quality_table(
-            curves(group, info, oracle, labels, calibration, cfg.scorer.num_anchors),
+            curves(group, info, oracle, labels, calibration, cfg.scorer.num_anchors, extra),
             horizon=horizon,
             n_boot=int(cfg.n_boot),
         )

@@ -58,6 +58,7 @@ def test_commands_show_help_text():
     for script, expect in [
         ("train.py", "python train.py experiment="),
         ("scripts/main.py", "skip_scoring=true"),
+        ("scripts/ensemble_progress.py", "inputs=[A.parquet,B.parquet,...]"),
     ]:
         proc = subprocess.run(
             [sys.executable, script, "--help"],

@@ -30,3 +30,20 @@ def test_scorer_quality_table_on_a_tiny_scorer(tiny_vlm_dir, tiny_dataset, tmp_p
     assert np.isfinite(train["oracle"]["frame_auc"][0])
     text = res.markdown.read_text()
     assert "## held-out tasks: 1 episodes" in text and "| calibrated |" in text
+
+
+def test_scorer_quality_adds_rows_for_other_progress_sources(tiny_vlm_dir, tiny_dataset, tmp_path):
+    """``progress={name: parquet}``: a row per source, measured like the oracle's (here: the oracle file itself)."""
+    from rabc.data.oracle import oracle_progress_path
+
+    args = [f"model={tiny_vlm_dir}", f"root={tiny_dataset}", f"calibration_root={tiny_dataset}",
+            f"out={tmp_path}", "scorer.num_anchors=4", "scorer.max_frames=6", "calibration_val_fraction=0.34",
+            "n_boot=50", f"+progress.same_as_oracle={oracle_progress_path(tiny_dataset)}"]  # fmt: skip
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        res = scorer_quality.run(compose("scorer_quality", overrides=args))
+    train = json.loads(res.json.read_text(), parse_constant=float)["groups"][
+        "training tasks (held-out episodes)"
+    ]
+    assert set(train) == {"raw", "corrected", "calibrated", "same_as_oracle", "oracle"}
+    np.testing.assert_equal(train["same_as_oracle"], train["oracle"])
+    assert "| same_as_oracle |" in res.markdown.read_text()
