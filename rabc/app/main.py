@@ -1,12 +1,11 @@
 """``main``: the whole pipeline at a small default size, on the built-in sim data and the tiny offline scorer.
 
 1. demo dataset (mixed-quality Meta-World demos + oracle progress)    scripts/reproduce.py size=main +dataset_only=true
-2. in-domain tiny scorers: a tiny Qwen3-VL trained on its own sim videos
-   (seeds disjoint from the demo dataset's), then LoRA-adapted; the
-   same recipe from ``scorer_members`` model seeds                       scripts/make_indomain_scorer.py
-3. TOPReward progress of the demos with each scorer, and their mean     scripts/score.py, ensemble_progress.py
-4. the scorer-quality table (raw / corrected / calibrated of the first
-   scorer, the ensemble's progress, vs oracle)                          scripts/scorer_quality.py
+2. in-domain tiny scorer: a tiny Qwen3-VL trained on its own sim videos
+   (seeds disjoint from the demo dataset's), then LoRA-adapted; three
+   model seeds, the best on validation episodes is kept                 scripts/make_indomain_scorer.py
+3. TOPReward progress of the demos with that scorer                     scripts/score.py
+4. the scorer-quality table (raw / corrected / calibrated vs oracle)    scripts/scorer_quality.py
 5. weights → weighted and uniform training → evaluation → tables        scripts/reproduce.py table=4 size=main
 
 Each step is the command a user would run, printed before it runs (a process of its own, with its own Hydra
@@ -77,33 +76,23 @@ def run(cfg: DictConfig) -> MainResult:
     if cfg.skip_scoring:
         print("[main] 2-4/5 scoring skipped (skip_scoring=true): oracle progress only")
     else:
-        members = [scorer] + [scorer / "members" / f"seed{i}" for i in range(1, int(cfg.scorer_members))]
-        for i, member in enumerate(members):
-            # member 0 generates the scorer's videos; the others train on them from other model and draw seeds
-            data = list(cfg.scorer_data) if i == 0 else [f"dataset.root={scorer / 'dataset'}"]
-            step(
-                f"2/5 in-domain tiny scorer {i + 1}/{len(members)}",
-                ["scripts/make_indomain_scorer.py", f"out={member}", *data,
-                 f"model.seed={i}", f"full.seed={i}", f"lora.seed={i + 1}"],
-                done=member / "adapter" / "adapter_model.safetensors",
-            )  # fmt: skip
-        scored = [progress.with_name(f"topreward_indomain_m{i}.parquet") for i in range(len(members))]
-        for i, (member, out) in enumerate(zip(members, scored)):
-            step(
-                f"3/5 TOPReward progress (in-domain scorer {i + 1}/{len(members)})",
-                ["scripts/score.py", f"dataset.root={dataset}", "scorer=topreward_indomain",
-                 f"scorer.model={member / 'pretrained'}", f"scorer.adapter={member / 'adapter'}", f"out={out}"],
-                done=out,
-            )  # fmt: skip
-        if len(scored) > 1:
-            step(
-                "3/5 mean progress of the scorers",
-                ["scripts/ensemble_progress.py", f"inputs=[{','.join(map(str, scored))}]", f"out={progress}",
-                 f"dataset_root={dataset}"],
-                done=progress,
-            )  # fmt: skip
-        else:
-            progress = scored[0]
+        step(
+            "2/5 in-domain tiny scorer",
+            ["scripts/make_indomain_scorer.py", f"out={scorer}", *cfg.scorer_data],
+            done=scorer / "adapter" / "adapter_model.safetensors",
+        )
+        step(
+            "3/5 TOPReward progress (in-domain scorer)",
+            [
+                "scripts/score.py",
+                f"dataset.root={dataset}",
+                "scorer=topreward_indomain",
+                f"scorer.model={scorer / 'pretrained'}",
+                f"scorer.adapter={scorer / 'adapter'}",
+                f"out={progress}",
+            ],
+            done=progress,
+        )
         step(
             "4/5 scorer quality",
             [
@@ -114,7 +103,6 @@ def run(cfg: DictConfig) -> MainResult:
                 f"root={dataset}",
                 f"out={REPO / cfg.out / 'scorer_quality'}",
                 f"max_episodes_per_group={cfg.scorer_quality_episodes}",
-                f"+progress.ensemble={progress}",
             ],
             done=REPO / cfg.out / "scorer_quality" / "scorer_quality.json",
         )

@@ -116,6 +116,12 @@ def _metric(name: str, eps: Sequence[EpisodeCurves], horizon: int) -> float:
     raise ValueError(f"unknown metric {name!r}; choose from {METRICS}")
 
 
+def frame_auc(eps: Sequence[EpisodeCurves], horizon: int) -> float:
+    """ROC-AUC of the progress gained over the next ``horizon`` frames, good vs bad frames of ``eps`` (those with a
+    ``bad`` mask); NaN with one class only. The table's ``frame_auc``."""
+    return _metric("frame_auc", eps, horizon)
+
+
 def scorer_quality_table(
     sources: Mapping[str, Sequence[EpisodeCurves]],
     *,

@@ -103,7 +103,8 @@ def summary(result: dict) -> str:
     for when in ("before", "after"):
         for split, m in result.get(when, {}).items():
             parts.append(
-                f"{when}/{split}: VOC {m['voc']:.3f} AUC {m['success_auc']:.3f} static {m['static_voc']:.3f}"
+                f"{when}/{split}: VOC {m['voc']:.3f} AUC {m['success_auc']:.3f} "
+                f"frame AUC {m.get('frame_auc', float('nan')):.3f} static {m['static_voc']:.3f}"
             )
     return "; ".join(parts)
 
@@ -112,17 +113,20 @@ def markdown_table(stages: dict[str, dict], reference: dict | None = None) -> st
     """Before/after table: one row per (stage, when, split) with VOC, success AUC, static-frame VOC and static
     rise ratio, episodes; ``reference`` (:func:`random_reference`) adds the chance-level rows."""
     lines = [
-        "| stage | when | split | episodes | VOC | success AUC | static-frame VOC | static rise / real rise |",
-        "|---|---|---|---|---|---|---|---|",
+        "| stage | when | split | episodes | VOC | success AUC | frame AUC | static-frame VOC | static rise / real rise |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for split, m in (reference or {}).items():
-        lines.append(f"| random scorer | – | {split} | {len(m['episodes'])} | {m['voc']:.3f} | – | – | – |")
+        lines.append(
+            f"| random scorer | – | {split} | {len(m['episodes'])} | {m['voc']:.3f} | – | – | – | – |"
+        )
     for stage, res in stages.items():
         for when in ("before", "after"):
             for split, m in res.get(when, {}).items():
                 lines.append(
                     f"| {stage} | {when} | {split} | {len(m['episodes'])} | {m['voc']:.3f} | "
-                    f"{m['success_auc']:.3f} | {m['static_voc']:.3f} | {m.get('static_rise_ratio', float('nan')):.3f} |"
+                    f"{m['success_auc']:.3f} | {m.get('frame_auc', float('nan')):.3f} | {m['static_voc']:.3f} | "
+                    f"{m.get('static_rise_ratio', float('nan')):.3f} |"
                 )
     return "\n".join(lines) + "\n"
 
@@ -136,7 +140,8 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
     md.append(
         "\nsplits: `val` = held-out episodes of the training tasks, `heldout` = episodes of held-out tasks. "
         "VOC = mean Spearman of raw log p(True) vs prefix order; success AUC = ROC-AUC of the mean raw log p over "
-        "the last 3 prefixes (NaN when a split has a single class); static-frame VOC = VOC on the first frame "
+        "the last 3 prefixes (NaN when a split has a single class); frame AUC = ROC-AUC of the progress gained over the next "
+        "1 s for good vs bad (give-up, wrong-target, push-away, detour, pause) frames; static-frame VOC = VOC on the first frame "
         "repeated (constant scores count as 0; unbiased ≈ 0; it sees only the sign of a drift); static rise / real "
         "rise = mean (last − first) raw log p of the static clip over the mean |last − first| of the real clip "
         "(the share of the score's movement that a static clip reproduces: ≈ 0 unbiased, ≈ 1 pure length bias).\n"
@@ -152,13 +157,16 @@ def evaluate_scorer(
     episodes: Sequence[int],
     *,
     static: bool = True,
+    frame_horizon_s: float = 1.0,
     show_progress: bool = False,
     desc: str = "evaluate",
 ) -> dict:
-    """VOC, success AUC and static-frame bias of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
+    """VOC, success AUC, frame AUC and static-frame bias of ``scorer`` on ``episodes`` (PAPER.md §2, §1 bias check).
 
     Returns {"episodes", "voc" (mean over episodes with a defined VOC), "voc_per_episode", "voc_nan" (count),
-    "success_auc" (NaN when the split has a single class), "static_voc" (mean; constant scores count as 0, the
+    "success_auc" (NaN when the split has a single class), "frame_auc" (ROC-AUC of the progress gained over the
+    next ``frame_horizon_s`` — the tempered TOP-AWR recipe's horizon — for good vs bad frames, the generator's
+    detour / give-up / wrong-target / push-away / pause segments; NaN without its sidecar), "static_voc" (mean; constant scores count as 0, the
     unbiased value), "static_voc_per_episode", "rise_per_episode" / "static_rise_per_episode" (last − first raw
     log p of the real / static clip, nats) and "static_rise_ratio" (mean static rise / mean |real rise|: the share
     of the score's movement a static clip reproduces; ≈ 0 unbiased, ≈ 1 for a pure length bias)}.
@@ -169,19 +177,30 @@ def evaluate_scorer(
     from tqdm.auto import tqdm
 
     from rabc.data import episode_table, read_episode_frames
+    from rabc.data.segments import frame_labels
     from rabc.metrics import success_auc, success_score, voc
+    from rabc.metrics.scorer_quality import EpisodeCurves, frame_auc
+    from rabc.weighting import horizon_frames
+    from rabc.weighting.separation import BAD
 
     table = episode_table(root).set_index("episode_index")
+    segments = frame_labels(root)  # None without the generator's sidecar: no frame AUC
     vocs, succ_scores, labels, statics, rises, static_rises = [], [], [], [], [], []
+    curves, fps = [], float("nan")
     for ep in tqdm(list(episodes), desc=desc, disable=not show_progress):
         row = table.loc[int(ep)]
         frames, stamps = read_episode_frames(root, int(ep))  # (T, H, W, 3) uint8
-        fps, task = stamps_fps(stamps), str(row["task"])
+        fps, task = stamps_fps(stamps), str(row["task"])  # fps: the frame AUC horizon's too
         s = scorer.score_episode(frames, fps=fps, instruction=task)
         vocs.append(voc(s.logp_true))
         rises.append(float(s.logp_true[-1] - s.logp_true[0]))
         succ_scores.append(success_score(s.logp_true))
         labels.append(bool(row["success"]))
+        if segments is not None:
+            index, seg, _ = segments
+            start = int(row["from_index"])
+            bad = np.isin(seg[np.searchsorted(index, np.arange(start, start + len(frames)))], BAD)
+            curves.append(EpisodeCurves(s.progress, s.logp_true, bool(row["success"]), bad))
         if static:  # the episode's first frame repeated, same length, fps and instruction
             still = _raw_scores(scorer, np.broadcast_to(frames[0], frames.shape), fps=fps, instruction=task)
             statics.append(voc(still, constant="zero"))
@@ -190,12 +209,14 @@ def evaluate_scorer(
     y = np.asarray(labels, dtype=bool)
     auc = success_auc(np.asarray(succ_scores), y) if 0 < y.sum() < len(y) else float("nan")
     scale = float(np.mean(np.abs(rises))) if rises else float("nan")
+    auc_frames = frame_auc(curves, horizon_frames(frame_horizon_s, fps)) if curves else float("nan")
     return {
         "episodes": [int(e) for e in episodes],
         "voc": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
         "voc_per_episode": v.tolist(),
         "voc_nan": int(np.isnan(v).sum()),
         "success_auc": auc,
+        "frame_auc": auc_frames,
         "success_rate": float(y.mean()) if len(y) else float("nan"),
         "static_voc": float(np.mean(statics)) if statics else float("nan"),
         "static_voc_per_episode": [float(x) for x in statics],

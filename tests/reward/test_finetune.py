@@ -269,7 +269,7 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
 
     out = tmp_path / "indomain"
     args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
-            "scorer.num_anchors=4", "dataset.val_fraction=0.34"]  # fmt: skip
+            "scorer.num_anchors=4", "dataset.val_fraction=0.34", "members=1"]  # fmt: skip
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
         res = indomain_scorer.run(compose("indomain_scorer", overrides=args))
     report = json.loads(res.report_json.read_text(), parse_constant=float)
@@ -282,6 +282,31 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
         assert list((out / "train" / stage).rglob("events.out.tfevents.*"))  # TensorBoard from configs/logger
     scorer = TopRewardScorer(str(res.pretrained), adapter=str(res.adapter), num_anchors=4)
     assert scorer.adapter_hash == report["adapter_hash"]
+
+
+def test_make_indomain_scorer_keeps_the_member_with_the_best_validation_frame_auc(tiny_dataset, tmp_path):
+    """members=2: the recipe from model seeds 0 and 1 on the same videos; the member with the higher frame AUC on
+    the validation episodes is copied to <out>/pretrained and <out>/adapter, and the report says which and why."""
+    from rabc.app import indomain_scorer
+
+    out = tmp_path / "indomain"
+    args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
+            "scorer.num_anchors=4", "dataset.val_fraction=0.5", "members=2", "logger=none"]  # fmt: skip
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        res = indomain_scorer.run(compose("indomain_scorer", overrides=args))
+    report = json.loads(res.report_json.read_text(), parse_constant=float)
+    members = report["members"]
+    assert [m["model_seed"] for m in members] == [0, 1]
+    aucs = [m["val_frame_auc"] for m in members]
+    assert all(0.0 <= a <= 1.0 for a in aucs)
+    best = report["selected"]["member"]
+    assert aucs[best] == max(aucs) and report["selected"]["model_seed"] == best
+    chosen = out / "members" / f"seed{best}"
+    assert report["adapter_hash"] == adapter_hash(out / "adapter") == adapter_hash(chosen / "adapter")
+    assert report["stages"]["lora"]["after"]["val"]["frame_auc"] == aucs[best]
+    for f in (chosen / "pretrained").iterdir():
+        assert (out / "pretrained" / f.name).read_bytes() == f.read_bytes()
+    assert "frame AUC" in res.report_md.read_text()
 
 
 def test_finetune_scorer_checkpoints_only_the_adapter_and_resumes(tiny_vlm_dir, tiny_dataset, tmp_path):
