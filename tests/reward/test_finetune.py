@@ -307,6 +307,10 @@ def test_make_indomain_scorer_keeps_the_member_with_the_best_validation_frame_au
     for f in (chosen / "pretrained").iterdir():
         assert (out / "pretrained" / f.name).read_bytes() == f.read_bytes()
     assert "frame AUC" in res.report_md.read_text()
+    assert (
+        TopRewardScorer(str(res.pretrained), adapter=str(res.adapter), num_anchors=4).adapter_hash
+        == (report["adapter_hash"])
+    )
 
 
 def test_finetune_scorer_checkpoints_only_the_adapter_and_resumes(tiny_vlm_dir, tiny_dataset, tmp_path):
