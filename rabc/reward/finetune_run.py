@@ -137,6 +137,16 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "report.json", report)
     md = [f"# {title}\n", markdown_table(report["stages"], report.get("random_reference"))]
+    if report.get("members"):  # the recipe from several model seeds, one kept (rabc.app.indomain_scorer)
+        kept = report["selected"]["member"]
+        md.append(
+            f"\nMembers (kept: model seed {report['selected']['model_seed']}, {report['selected']['rule']}):\n\n"
+        )
+        md.append("| model seed | val frame AUC | kept |\n|---|---|---|\n")
+        md += [
+            f"| {m['model_seed']} | {m['val_frame_auc']:.3f} | {'yes' if i == kept else ''} |\n"
+            for i, m in enumerate(report["members"])
+        ]
     md.append(
         "\nsplits: `val` = held-out episodes of the training tasks, `heldout` = episodes of held-out tasks. "
         "VOC = mean Spearman of raw log p(True) vs prefix order; success AUC = ROC-AUC of the mean raw log p over "

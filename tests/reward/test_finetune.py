@@ -306,7 +306,8 @@ def test_make_indomain_scorer_keeps_the_member_with_the_best_validation_frame_au
     assert report["stages"]["lora"]["after"]["val"]["frame_auc"] == aucs[best]
     for f in (chosen / "pretrained").iterdir():
         assert (out / "pretrained" / f.name).read_bytes() == f.read_bytes()
-    assert "frame AUC" in res.report_md.read_text()
+    text = res.report_md.read_text()
+    assert "frame AUC" in text and f"Members (kept: model seed {best}," in text and text.count("| yes |") == 1
     assert (
         TopRewardScorer(str(res.pretrained), adapter=str(res.adapter), num_anchors=4).adapter_hash
         == (report["adapter_hash"])
