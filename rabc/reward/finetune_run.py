@@ -41,12 +41,8 @@ class StageConfig:
     )
     early_fraction: float = 0.34
     regression_floor: float = 0.05
-    contrast_margin: float = (
-        1.0  # "contrast" / "progress" objectives: log-prob margin per unit of progress gap
-    )
-    contrast_min_gap: float = (
-        0.2  # ... between variants / anchors whose oracle progress differs by at least this
-    )
+    contrast_margin: float = 1.0  # "contrast" / "progress": log-prob margin per unit of oracle-progress gap
+    contrast_min_gap: float = 0.2  # ... between variants / anchors whose progress differs by at least this
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0
@@ -150,10 +146,10 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
     md.append(
         "\nsplits: `val` = held-out episodes of the training tasks, `heldout` = episodes of held-out tasks. "
         "VOC = mean Spearman of raw log p(True) vs prefix order; success AUC = ROC-AUC of the mean raw log p over "
-        "the last 3 prefixes (NaN when a split has a single class); frame AUC = ROC-AUC of the progress gained over the next "
-        "1 s for good vs bad (give-up, wrong-target, push-away, detour, pause) frames; static-frame VOC = VOC on the first frame "
-        "repeated (constant scores count as 0; unbiased ≈ 0; it sees only the sign of a drift); static rise / real "
-        "rise = mean (last − first) raw log p of the static clip over the mean |last − first| of the real clip "
+        "the last 3 prefixes (NaN when a split has a single class); frame AUC = ROC-AUC of the progress gained over "
+        "the next 1 s for good vs bad (give-up, wrong-target, push-away, detour, pause) frames; static-frame VOC = "
+        "VOC on the first frame repeated (constant scores count as 0; unbiased ≈ 0; it sees only the sign of a "
+        "drift); static rise / real rise = mean (last − first) raw log p of the static clip over the mean |last − first| of the real clip "
         "(the share of the score's movement that a static clip reproduces: ≈ 0 unbiased, ≈ 1 pure length bias).\n"
     )
     with atomic_write(out / "report.md", mode="w") as f:
