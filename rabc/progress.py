@@ -122,10 +122,11 @@ def read_progress(
 def mean_progress(tables: Sequence[ProgressTable], names: Sequence[str] | None = None) -> ProgressTable:
     """The frame-wise mean of several progress tables of the same frames: an ensemble of scorers.
 
-    Each member's progress is already normalised per episode (Eq. 2), so the mean is too. A few scorers trained
-    alike but from other seeds disagree where each alone is unsure, and their mean separates good from bad frames
-    better than any one of them (rabc/reward/README.md, "A scorer that sees detours"). A NaN in any member stays
-    NaN (the weighting's ``nan_policy`` decides). Provenance: the fields every member agrees on (dataset
+    Each member's progress is already normalised per episode (Eq. 2), so the mean is too. Measured for the
+    in-domain scorer from three seeds (rabc/reward/README.md, "A scorer that sees detours"): the mean separated
+    good from bad frames better than each member once (AUC 0.885 vs 0.862 / 0.846 / 0.730) and worse than the best
+    member twice, so the default recipe keeps the best member on validation episodes instead. A NaN in any member
+    stays NaN (the weighting's ``nan_policy`` decides). Provenance: the fields every member agrees on (dataset
     fingerprint, fps, ...) plus ``ensemble`` = {"method", "members": [each member's provenance]}.
 
     Raises:

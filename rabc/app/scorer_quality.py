@@ -6,9 +6,9 @@ the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw an
 the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length);
 the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the training episodes of
 ``calibration_root`` (the scorer's own training data) and applied to the evaluation episodes of the same tasks.
-``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (the main job's
-ensemble mean), measured like the oracle's. The evaluation dataset's episodes are grouped into its training tasks and its
-held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
+``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (an ensemble's mean,
+``scripts/ensemble_progress.py``), measured like the oracle's. The evaluation dataset's episodes are grouped into
+its training tasks and its held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
 Metrics and bootstrap intervals: :func:`rabc.metrics.scorer_quality.scorer_quality_table`; bad frames are the
 generator's detour / give-up / wrong-target / push-away / pause segments (:mod:`rabc.weighting.separation`).
 """
@@ -175,9 +175,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
 
     root, cal_root, out = Path(str(cfg.root)), Path(str(cfg.calibration_root)), Path(str(cfg.out))
     kwargs = to_container(cfg.scorer)
-    kwargs.setdefault(
-        "correction", "static"
-    )  # raw and corrected progress from one sweep: static or static_task
+    # raw and corrected progress from one sweep: correction static (default) or static_task
+    kwargs.setdefault("correction", "static")
     if kwargs["correction"] not in ("static", "static_task"):
         raise ValueError(f"scorer.correction must be 'static' or 'static_task', got {kwargs['correction']!r}")
     scorer = TopRewardScorer(str(cfg.model), **kwargs)
@@ -211,8 +210,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "Metrics: "
         + ", ".join(METRICS)
         + f" (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the still clip's (correction "
-        f"`{scorer.correction}`; its still-clip metrics are 0 by construction: –); calibrated = the per-task isotonic map "
-        "(not defined on held-out tasks: –)"
+        f"`{scorer.correction}`; its still-clip metrics are 0 by construction: –); calibrated = the per-task "
+        "isotonic map (not defined on held-out tasks: –)"
         + "".join(f"; {k} = `{v}`" for k, v in (cfg.progress or {}).items())
         + ".",
     ]
