@@ -115,20 +115,16 @@ def curves(
     and ``labels``: the evaluation dataset's DatasetInfo, oracle progress and frame labels (read once by run);
     ``progress``: {name: ProgressTable} of other progress sources of the same dataset (e.g. an ensemble's mean),
     rows of their own measured like the oracle's (from dense progress; no still clip)."""
+    from rabc.data.segments import bad_frames
     from rabc.metrics.scorer_quality import EpisodeCurves
     from rabc.reward.topreward import anchor_lengths, dense_progress, minmax_normalise
-    from rabc.weighting.separation import BAD
 
     eps = info.episodes.set_index("episode_index")
     progress = progress or {}
     out: dict[str, list[Any]] = {s: [] for s in (*SOURCES[:-1], *progress, SOURCES[-1])}
     for ep, s in scored.items():
         start, n = int(eps.at[ep, "from_index"]), s.length
-        bad = None
-        if labels is not None:
-            index, segments, _ = labels
-            seg = segments[np.searchsorted(index, np.arange(start, start + n))]
-            bad = np.isin(seg, BAD)
+        bad = None if labels is None else bad_frames(labels, start, n)
         rise = float(s.logp[-1] - s.logp[0])
         out["raw"].append(
             EpisodeCurves(

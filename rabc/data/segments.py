@@ -12,7 +12,7 @@ import numpy as np
 
 from rabc.data.lerobot_io import read_sidecar
 from rabc.data.oracle import read_oracle_progress
-from rabc.weighting.separation import segment_labels
+from rabc.weighting.separation import BAD, segment_labels
 
 
 def frame_phases(root: str | Path, index: np.ndarray, tenths: int = 10) -> np.ndarray:
@@ -41,3 +41,10 @@ def frame_labels(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     ep, p = oracle.episode_index[order], oracle.progress[order]
     segments, classes = segment_labels(ep, p, side["episodes"])
     return oracle.index[order], segments, classes
+
+
+def bad_frames(labels: tuple[np.ndarray, np.ndarray, np.ndarray], start: int, n: int) -> np.ndarray:
+    """(n,) bool: which of the frames with global index ``start .. start + n - 1`` lie in a bad segment
+    (:data:`rabc.weighting.separation.BAD`), from the ``labels`` :func:`frame_labels` returned."""
+    index, segments, _ = labels
+    return np.isin(segments[np.searchsorted(index, np.arange(start, start + n))], BAD)

@@ -183,11 +183,10 @@ def evaluate_scorer(
     from tqdm.auto import tqdm
 
     from rabc.data import episode_table, read_episode_frames
-    from rabc.data.segments import frame_labels
+    from rabc.data.segments import bad_frames, frame_labels
     from rabc.metrics import success_auc, success_score, voc
     from rabc.metrics.scorer_quality import EpisodeCurves, frame_auc
     from rabc.weighting import horizon_frames
-    from rabc.weighting.separation import BAD
 
     table = episode_table(root).set_index("episode_index")
     segments = frame_labels(root)  # None without the generator's sidecar: no frame AUC
@@ -203,9 +202,7 @@ def evaluate_scorer(
         succ_scores.append(success_score(s.logp_true))
         labels.append(bool(row["success"]))
         if segments is not None:
-            index, seg, _ = segments
-            start = int(row["from_index"])
-            bad = np.isin(seg[np.searchsorted(index, np.arange(start, start + len(frames)))], BAD)
+            bad = bad_frames(segments, int(row["from_index"]), len(frames))
             curves.append(EpisodeCurves(s.progress, s.logp_true, bool(row["success"]), bad))
         if static:  # the episode's first frame repeated, same length, fps and instruction
             still = _raw_scores(scorer, np.broadcast_to(frames[0], frames.shape), fps=fps, instruction=task)
