@@ -220,18 +220,15 @@ def plot_rows(result: Mapping[str, Any], path: str | Path, title: str) -> None:
         "tab:blue": "oracle progress",
         "tab:orange": "learned progress",
     }
-    colors = [
-        "tab:gray"
-        if r["scheme"] == UNIFORM
-        else "tab:green"
-        if r["scheme"] in UPPER_SCHEMES
-        else "tab:purple"
-        if r["progress"] == "none"
-        else "tab:blue"
-        if r["progress"] == "oracle"
-        else "tab:orange"
-        for r in rows
-    ]
+
+    def colour(r: Mapping[str, Any]) -> str:
+        if r["scheme"] == UNIFORM:
+            return "tab:gray"
+        if r["scheme"] in UPPER_SCHEMES:
+            return "tab:green"
+        return {"none": "tab:purple", "oracle": "tab:blue"}.get(r["progress"], "tab:orange")
+
+    colors = [colour(r) for r in rows]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(rows) + 1), 4.5))
     err = np.vstack([mean - ci[:, 0], ci[:, 1] - mean]).clip(min=0)  # (2, R)
     ax.bar(np.arange(len(rows)), mean, yerr=err, capsize=4, color=colors)
