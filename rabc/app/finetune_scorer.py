@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from rabc.app import cli
 from rabc.lit.scorer_module import LossModule, fit, make_trainer
 from rabc.reward.finetune import GroupLoss, PrefixGroup, build_groups, param_groups
-from rabc.reward.finetune_run import StageConfig, evaluate_splits, summary
+from rabc.reward.finetune_run import LR_SCHEDULES, StageConfig, evaluate_splits, summary
 from rabc.reward.lora import add_lora, save_adapter
 from rabc.reward.topreward import TopRewardScorer
 
@@ -69,6 +70,7 @@ def train_scorer(
     groups_per_step: int = 4,
     anchors_per_group: int | None = 6,
     lr: float = 1e-3,
+    lr_schedule: str = "constant",
     weight_decay: float = 0.0,
     vision_lr_mult: float = 1.0,
     seed: int = 0,
@@ -84,8 +86,11 @@ def train_scorer(
 ) -> TrainResult:
     """AdamW (:func:`rabc.reward.finetune.param_groups`) on the trainable parameters of ``model`` for ``steps``
     draws of ``groups_per_step`` groups × up to ``anchors_per_group`` anchors (:class:`GroupLoss`), one forward
-    per prefix. ``run_dir`` (with ``trainer`` / ``logger`` config nodes) adds checkpoints and TensorBoard there;
+    per prefix; ``lr_schedule="cosine"`` decays the learning rate to 0 over the ``steps`` (torch's
+    CosineAnnealingLR, stepped every step). ``run_dir`` (with ``trainer`` / ``logger`` config nodes) adds checkpoints and TensorBoard there;
     ``ckpt_path`` resumes."""
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     loss = GroupLoss(
         groups, answer_id, objective=objective, groups_per_step=groups_per_step, early_fraction=early_fraction,
         regression_floor=regression_floor, contrast_margin=contrast_margin, contrast_min_gap=contrast_min_gap,
@@ -96,6 +101,7 @@ def train_scorer(
         loss,
         lambda m: torch.optim.AdamW(param_groups(m, lr, vision_lr_mult), lr=lr, weight_decay=weight_decay),
         lambda start: loss.draws(steps=steps, anchors_per_group=anchors_per_group, seed=seed, start=start),
+        scheduler=None if lr_schedule == "constant" else lambda opt: CosineAnnealingLR(opt, T_max=steps),
     )
     pl_trainer = make_trainer(
         run_dir, max_steps=steps, trainer=trainer, logger=logger, enable_progress_bar=show_progress
@@ -148,6 +154,7 @@ def finetune_stage(
     trained = train_scorer(
         model, groups, scorer.answer_ids[0], objective=stage.objective, steps=stage.steps,
         groups_per_step=stage.groups_per_step, anchors_per_group=stage.anchors_per_group, lr=stage.lr,
+        lr_schedule=stage.lr_schedule,
         weight_decay=stage.weight_decay, vision_lr_mult=stage.vision_lr_mult, seed=stage.seed,
         early_fraction=stage.early_fraction, regression_floor=stage.regression_floor,
         contrast_margin=stage.contrast_margin, contrast_min_gap=stage.contrast_min_gap,

@@ -26,6 +26,7 @@ class LossModule(pl.LightningModule):
         model: the module to train; only its parameters with ``requires_grad`` are optimised.
         loss: ``(model, batch) -> scalar loss``, or None for a batch without a loss term (no optimizer step).
         optimizer: ``model -> torch.optim.Optimizer`` (parameter groups are the caller's choice).
+        scheduler: ``optimizer -> LRScheduler`` stepped every step, or None (constant learning rate).
         data: ``first_step -> iterable of batches``, one batch per optimizer step from global step ``first_step`` on
             (0, or the step a resumed checkpoint reached: the draws continue where the interrupted run stopped).
         trainable_checkpoint: checkpoints hold only the trainable parameters (a LoRA adapter's matrices, not the
@@ -43,12 +44,14 @@ class LossModule(pl.LightningModule):
         optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
         data: Callable[[int], Iterable[Any]],
         *,
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
         trainable_checkpoint: bool = True,
     ):
         super().__init__()
         self.model = model
         self.loss_fn = loss
         self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
         self.data = data
         self.trainable_checkpoint = trainable_checkpoint
         self.strict_loading = not trainable_checkpoint
@@ -74,8 +77,14 @@ class LossModule(pl.LightningModule):
         if self._skip:
             optimizer.zero_grad(set_to_none=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.model)
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model)
+        if self.scheduler_factory is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"},
+        }
 
     def on_train_start(self) -> None:
         self.model.train()  # Lightning keeps each submodule's mode; a from_pretrained model starts in eval mode

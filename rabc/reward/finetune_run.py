@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 SPLITS = ("val", "heldout")  # held-out episodes of training tasks; episodes of held-out tasks
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass
 class StageConfig:
     """One training stage; keys equal the config file's ``stage`` keys."""
@@ -33,6 +36,7 @@ class StageConfig:
     groups_per_step: int = 4
     anchors_per_group: int | None = 6
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # "constant" | "cosine" (lr decays to 0 over the stage's steps)
     weight_decay: float = 0.0
     vision_lr_mult: float = 1.0  # learning-rate multiplier of the vision tower (see train_scorer)
     static_negatives: bool = True
@@ -52,6 +56,8 @@ class StageConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):
             raise ValueError(f"stage mode must be 'lora' or 'full', got {self.mode!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"stage lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.steps < 1 or self.groups_per_step < 1:
             raise ValueError("steps and groups_per_step must be >= 1")
 

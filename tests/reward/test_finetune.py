@@ -403,3 +403,33 @@ def test_labeller_records_the_adapter_hash_in_provenance(adapted, tiny_vlm_dir, 
         scorer_name="base", episodes=[0], show_progress=False,
     )  # fmt: skip
     assert base.provenance["adapter_sha256"] is None and base.provenance["adapter_merged"] is None
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_steps():
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    from rabc.lit.scorer_module import LossModule, fit, make_trainer
+
+    model = torch.nn.Linear(3, 1)
+    batch = (torch.randn(8, 3), torch.randn(8, 1))
+    lrs: list[float] = []
+
+    def loss(m, b):
+        lrs.append(module.trainer.optimizers[0].param_groups[0]["lr"])
+        return torch.nn.functional.mse_loss(m(b[0]), b[1])
+
+    module = LossModule(
+        model, loss, lambda m: torch.optim.AdamW(m.parameters(), lr=0.1),
+        lambda start: [batch] * (6 - start), scheduler=lambda opt: CosineAnnealingLR(opt, T_max=6),
+    )  # fmt: skip
+    fit(module, make_trainer(None, max_steps=6, enable_progress_bar=False), None)
+    assert lrs[0] == pytest.approx(0.1)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert module.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_lr_schedule_must_be_known():
+    with pytest.raises(ValueError, match="lr_schedule"):
+        StageConfig(lr_schedule="linear")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_scorer(torch.nn.Linear(2, 1), [], 0, lr_schedule="step")
