@@ -4,8 +4,9 @@ frames and episodes, raw, length-bias corrected and calibrated, beside the oracl
 One pass of ``TopRewardScorer(correction="static")`` per episode gives the raw log p(" True") at the anchors and
 the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw and corrected progress come from
 the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length);
-the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on the training episodes of
-``calibration_root`` (the scorer's own training data) and applied to the evaluation episodes of the same tasks.
+the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on episodes of
+``calibration_root`` (the scorer's own data: its training episodes, its validation episodes, which it never trained
+on, or both: ``calibration_episodes``) and applied to the evaluation episodes of the same tasks.
 ``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (an ensemble's mean,
 ``scripts/ensemble_progress.py``), measured like the oracle's. The evaluation dataset's episodes are grouped into
 its training tasks and its held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
@@ -29,6 +30,12 @@ from rabc.app.cli import runtime_defaults, to_container
 log = logging.getLogger(__name__)
 
 SOURCES = ("raw", "corrected", "calibrated", "oracle")
+#: which of the scorer's own episodes fit the calibration (``calibration_episodes``), as the table names them
+CALIBRATION_EPISODES = {
+    "train": "training",
+    "val": "validation (not trained on)",
+    "all": "training and validation",
+}
 
 
 @dataclass(frozen=True)
@@ -176,8 +183,12 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     if kwargs["correction"] not in ("static", "static_task"):
         raise ValueError(f"scorer.correction must be 'static' or 'static_task', got {kwargs['correction']!r}")
     scorer = TopRewardScorer(str(cfg.model), **kwargs)
-    train = split_episodes(cal_root, cfg.calibration_val_fraction, cfg.calibration_split_seed)["train"]
-    calibration = fit(score_episodes(scorer, dataset_info(cal_root), train, "score calibration episodes"))
+    which = str(cfg.calibration_episodes)
+    if which not in CALIBRATION_EPISODES:
+        raise ValueError(f"calibration_episodes must be one of {CALIBRATION_EPISODES}, got {which!r}")
+    split = split_episodes(cal_root, cfg.calibration_val_fraction, cfg.calibration_split_seed)
+    fit_on = sorted(split["train"] + split["val"]) if which == "all" else split[which]
+    calibration = fit(score_episodes(scorer, dataset_info(cal_root), fit_on, "score calibration episodes"))
     info = dataset_info(root)
     eps = info.episodes
     if cfg.max_episodes_per_group is not None:
@@ -199,8 +210,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "",
         f"Scorer `{cfg.model}`"
         + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
-        + f"; evaluation episodes: `{root}` (never seen by the scorer); calibration fitted on the {len(train)} "
-        f"training episodes of `{cal_root}`. 95 % percentile-bootstrap intervals over episodes; frame AUC scores "
+        + f"; evaluation episodes: `{root}` (never seen by the scorer); calibration fitted on the {len(fit_on)} "
+        f"{CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. 95 % percentile-bootstrap intervals over episodes; frame AUC scores "
         f"a frame by the progress gained over the next {horizon} frames ({cfg.frame_auc_horizon_s} s).",
         "",
         "Metrics: "
@@ -222,7 +233,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         md += ["", f"## {name}: {len(group)} episodes", "", quality_markdown(table[name])]
     out.mkdir(parents=True, exist_ok=True)
     js = out / "scorer_quality.json"
-    write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root), "horizon_frames": horizon,
+    write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root),
+                    "calibration_episodes": {"split": which, "episodes": fit_on}, "horizon_frames": horizon,
                     "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), "correction": scorer.correction,
                     **provenance_stamp()})  # fmt: skip
     path = out / "scorer_quality.md"
