@@ -149,6 +149,7 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
             f"| {m['model_seed']} | {m['val_frame_auc']:.3f} | {'yes' if i == kept else ''} |\n"
             for i, m in enumerate(report["members"])
         ]
+    md += [f"\n**Warning:** {w}\n" for w in report.get("warnings", [])]
     md.append(
         "\nsplits: `val` = held-out episodes of the training tasks, `heldout` = episodes of held-out tasks. "
         "VOC = mean Spearman of raw log p(True) vs prefix order; success AUC = ROC-AUC of the mean raw log p over "

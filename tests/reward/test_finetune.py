@@ -269,13 +269,14 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
 
     out = tmp_path / "indomain"
     args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
-            "scorer.num_anchors=4", "dataset.val_fraction=0.34", "members=1"]  # fmt: skip
+            "scorer.num_anchors=4", "dataset.val_fraction=0.34", "members=1", "min_val_frame_auc=0"]  # fmt: skip
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
         res = indomain_scorer.run(compose("indomain_scorer", overrides=args))
     report = json.loads(res.report_json.read_text(), parse_constant=float)
     assert report["adapter_hash"] == res.adapter_hash == adapter_hash(out / "adapter")
     assert set(report["stages"]) == {"full", "lora"} and "val" in report["random_reference"]
     assert "| random scorer |" in res.report_md.read_text()
+    assert "warnings" not in report  # every AUC is >= 0
     for stage in ("full", "lora"):
         assert (out / "train" / stage / "checkpoints" / "last.ckpt").is_file()
         assert report["stages"][stage]["train"]["steps"] == 2
@@ -290,8 +291,18 @@ def test_make_indomain_scorer_keeps_the_member_with_the_best_validation_frame_au
     from rabc.app import indomain_scorer
 
     out = tmp_path / "indomain"
-    args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
-            "scorer.num_anchors=4", "dataset.val_fraction=0.5", "members=2", "logger=none"]  # fmt: skip
+    args = [
+        f"out={out}",
+        f"dataset.root={tiny_dataset}",
+        "full.steps=2",
+        "lora.steps=2",
+        "scorer.max_frames=6",
+        "scorer.num_anchors=4",
+        "dataset.val_fraction=0.5",
+        "members=2",
+        "logger=none",
+        "min_val_frame_auc=1.01",
+    ]  # fmt: skip  (no scorer reaches it: the warning is always written)
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
         res = indomain_scorer.run(compose("indomain_scorer", overrides=args))
     report = json.loads(res.report_json.read_text(), parse_constant=float)
@@ -308,6 +319,8 @@ def test_make_indomain_scorer_keeps_the_member_with_the_best_validation_frame_au
         assert (out / "pretrained" / f.name).read_bytes() == f.read_bytes()
     text = res.report_md.read_text()
     assert "frame AUC" in text and f"Members (kept: model seed {best}," in text and text.count("| yes |") == 1
+    assert len(report["warnings"]) == 1 and "below min_val_frame_auc 1.01" in report["warnings"][0]
+    assert "**Warning:** the kept scorer's validation frame AUC" in text
     assert (
         TopRewardScorer(str(res.pretrained), adapter=str(res.adapter), num_anchors=4).adapter_hash
         == (report["adapter_hash"])
