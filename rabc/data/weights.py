@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from rabc.data.lerobot_io import dataset_info
+from rabc.data.lerobot_io import EPISODES_DIR, dataset_info
 from rabc.data.segments import frame_labels, frame_phases
 from rabc.io import RabcFileError
 from rabc.weighting import (
@@ -128,6 +128,15 @@ def align(labels: dict[str, np.ndarray], index: np.ndarray, where: str | Path) -
     return {k: v[pos] for k, v in labels.items()}
 
 
+def phases_if_known(root: str | Path, index: np.ndarray) -> np.ndarray | None:
+    """:func:`~rabc.data.segments.frame_phases` of the frames at ``index``, or None (logged) for a folder without
+    LeRobot episode metadata, which has no episode lengths to place a frame in its episode."""
+    if not any((Path(root) / EPISODES_DIR).glob("chunk-*/file-*.parquet")):
+        log.info("%s: no episode metadata, so no phase coverage", root)
+        return None
+    return frame_phases(root, index)
+
+
 def diagnose(
     index: np.ndarray,
     weight: np.ndarray,
@@ -139,13 +148,15 @@ def diagnose(
     min_ess_fraction: float = 0.10,
 ) -> dict[str, Any]:
     """Weight diagnostics of ``weight`` (N,) at global ``index`` (N,, sorted), by quality / success where
-    ``labels`` has them, plus the separation report (good vs bad segments) on a dataset rabc generated."""
+    ``labels`` has them, the phase coverage of all frames (task × tenth of episode) with ``dataset_root``, plus the
+    separation report (good vs bad segments) on a dataset rabc generated."""
     per_frame = align(labels, index, dataset_root or "dataset") if labels else {}
     diag = weight_diagnostics(
         weight,
         max_weight=max_weight,
         quality=per_frame.get("quality"),
         success=per_frame.get("success"),
+        phases=None if dataset_root is None else phases_if_known(dataset_root, index),
         near_uniform_cv=near_uniform_cv,
         min_ess_fraction=min_ess_fraction,
     )

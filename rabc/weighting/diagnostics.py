@@ -27,6 +27,22 @@ def effective_sample_size(weight: np.ndarray) -> float:
     return float(w.sum()) ** 2 / sq if sq > 0 else 0.0
 
 
+def phase_coverage(weight: np.ndarray, phases: np.ndarray) -> tuple[float, str] | None:
+    """(smallest mean weight of any phase over the mean weight of all phased frames, that phase); frames whose
+    phase is "" are left out; None when no frame has a phase or every weight is zero. A phase is a task and a
+    part of its episodes (e.g. ``"push-v3 3/10"``, :func:`rabc.data.segments.frame_phases`)."""
+    w, phases = np.asarray(weight, dtype=np.float64), np.asarray(phases)
+    if phases.shape != w.shape:
+        raise ValueError(f"phases has shape {phases.shape}, weights have {w.shape}")
+    keep = phases != ""
+    if not keep.any() or w[keep].mean() <= 0:
+        return None
+    keys, inv = np.unique(phases[keep], return_inverse=True)
+    per_phase = np.bincount(inv, weights=w[keep]) / np.bincount(inv)  # (P,) mean weight per phase
+    weakest = int(np.argmin(per_phase))
+    return float(per_phase[weakest] / w[keep].mean()), str(keys[weakest])
+
+
 def _group_means(weight: np.ndarray, labels: np.ndarray, name: str) -> dict[str, dict[str, float]]:
     labels = np.asarray(labels)
     if labels.shape != weight.shape:
@@ -48,8 +64,10 @@ def weight_diagnostics(
     max_weight: float | None = None,
     quality: np.ndarray | None = None,
     success: np.ndarray | None = None,
+    phases: np.ndarray | None = None,
     near_uniform_cv: float = 0.05,
     min_ess_fraction: float = 0.10,
+    min_phase_coverage: float = 0.05,
 ) -> dict[str, Any]:
     """Summary of a weight vector. Also logs every warning it reports.
 
@@ -58,11 +76,18 @@ def weight_diagnostics(
         max_weight: the scheme's cap δ_max, for the fraction of capped weights (w == δ_max).
         quality: (N,) optional per-frame quality level (any discrete labels) aligned with ``weight``.
         success: (N,) optional per-frame success flag (bool) aligned with ``weight``.
+        phases: (N,) optional per-frame task and part of its episode (str, "" = none): adds the phase coverage of
+            all frames (:func:`phase_coverage`), which needs no quality labels.
         near_uniform_cv: warn when the coefficient of variation std/mean is below this.
         min_ess_fraction: warn when (Σw)²/Σw² / N is below this.
+        min_phase_coverage: warn when some phase's mean weight is below this fraction of the mean: the weights
+            practically drop a part of a task every demo goes through, so the policy never learns it (a scorer
+            whose progress stalls in that phase; the oracle's own coverage on the harmful mixes is 0.11–0.13,
+            scorers that starved a phase 0.00–0.02).
     Returns:
         dict with n, mean, std, cv, quantiles, ess, ess_fraction, zero_fraction, capped_fraction (if max_weight),
-        by_quality / by_success (if given), warnings (list of str).
+        by_quality / by_success (if given), phase_coverage and weakest_phase (with ``phases``), warnings (list of
+        str).
     """
     w = np.asarray(weight, dtype=np.float64)
     n = len(w)
@@ -90,7 +115,15 @@ def weight_diagnostics(
         out["by_quality"] = _group_means(w, quality, "quality")
     if success is not None:
         out["by_success"] = _group_means(w, np.asarray(success).astype(bool), "success")
+    coverage = phase_coverage(w, phases) if phases is not None else None
+    if coverage is not None:
+        out["phase_coverage"], out["weakest_phase"] = coverage
     warnings = []
+    if coverage is not None and coverage[0] < min_phase_coverage:
+        warnings.append(
+            f"phase {coverage[1]!r} keeps {coverage[0]:.2f} x the mean weight (< {min_phase_coverage}): the weights "
+            "practically drop that part of the task, so the policy may never learn it"
+        )
     if mean == 0:
         warnings.append("every weight is zero: nothing would be trained on")
     elif cv < near_uniform_cv:
@@ -116,7 +149,12 @@ def format_diagnostics(diag: dict[str, Any]) -> str:
         f"frames {diag['n']}  mean {diag['mean']:.4g}  std {diag['std']:.4g}  cv {diag['cv']:.3g}",
         f"quantiles: {qs}",
         f"ESS {diag['ess']:.1f} ({diag['ess_fraction']:.1%})  zero {diag['zero_fraction']:.1%}"
-        + (f"  capped {diag['capped_fraction']:.1%}" if "capped_fraction" in diag else ""),
+        + (f"  capped {diag['capped_fraction']:.1%}" if "capped_fraction" in diag else "")
+        + (
+            f"  phase coverage {diag['phase_coverage']:.2f} ({diag['weakest_phase']})"
+            if "phase_coverage" in diag
+            else ""
+        ),
     ]
     for key in ("by_quality", "by_success"):
         if key in diag:

@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from rabc.io import RabcFileError
-from rabc.weighting.diagnostics import effective_sample_size
+from rabc.weighting.diagnostics import effective_sample_size, phase_coverage
 
 SEGMENTS = ("good", "post_succ", "detour", "recovery", "fail_tail", "spoiled", "pause", "noise")
 BAD = ("detour", "fail_tail", "spoiled", "pause")
@@ -147,13 +147,10 @@ def separation_report(
     if classes is not None:
         out["by_class"] = {str(c): rel(classes == c) for c in np.unique(classes)}
     if phases is not None and clean.any():
-        keep = clean & good & (np.asarray(phases) != "")
-        keys, inv = np.unique(np.asarray(phases)[keep], return_inverse=True)
-        per_phase = np.bincount(inv, weights=w[keep]) / np.bincount(inv)  # (P,) mean weight per phase
-        base = w[keep].mean()
-        if base > 0:
-            out["phase_coverage"] = float(per_phase.min() / base)
-            out["weakest_phase"] = str(keys[int(np.argmin(per_phase))])
+        keep = clean & good
+        coverage = phase_coverage(w[keep], np.asarray(phases)[keep])
+        if coverage is not None:
+            out["phase_coverage"], out["weakest_phase"] = coverage
     return out
 
 

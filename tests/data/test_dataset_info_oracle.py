@@ -63,3 +63,29 @@ def test_every_artefact_carries_the_one_provenance_stamp(tiny_dataset, tmp_path)
     _, weights_meta = read_parquet(tmp_path / "w.parquet")
     for doc in (sidecar, progress, weights_meta):
         assert {k: doc[k] for k in stamp} == stamp
+
+
+def test_weight_diagnostics_of_a_dataset_report_the_phase_coverage_of_all_frames(tiny_dataset, tmp_path):
+    """diagnose(dataset_root=...): task x tenth of episode for every frame from the episode metadata (held-out
+    tasks left out); starving one tenth of a task's episodes is named; a folder without metadata has none."""
+    from rabc.data.weights import diagnose, read_dataset_labels
+
+    labels = read_dataset_labels(tiny_dataset)
+    index = labels["index"]
+    eps = episode_table(tiny_dataset)
+    train = eps[~eps["heldout"].astype(bool)]
+    w = np.ones(len(index))
+    ep = train.iloc[0]
+    task = ep["env_task"] or ep["task"]
+    # the last tenth of every episode of this task gets weight 0
+    for _, row in train[(train["env_task"] == ep["env_task"]) & (train["task"] == ep["task"])].iterrows():
+        inside = (index >= row["from_index"]) & (index < row["to_index"])
+        w[inside & ((index - row["from_index"]) * 10 // row["length"] == 9)] = 0.0
+    diag = diagnose(index, w, labels=labels, dataset_root=tiny_dataset)
+    assert diag["phase_coverage"] == 0.0 and diag["weakest_phase"] == f"{task} 10/10"
+    assert any(f"phase '{task} 10/10'" in m for m in diag["warnings"])
+    diag = diagnose(index, np.ones(len(index)), labels=labels, dataset_root=tiny_dataset, near_uniform_cv=0.0)
+    assert diag["phase_coverage"] == 1.0 and diag["warnings"] == []
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_dataset / "data", bare / "data")
+    assert "phase_coverage" not in diagnose(index, w, labels=labels, dataset_root=bare)

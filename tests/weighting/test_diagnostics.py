@@ -57,6 +57,27 @@ def test_warnings_near_uniform_and_ess_collapse(caplog):
         weight_diagnostics(np.ones(3), quality=np.ones(4))
 
 
+def test_phase_coverage_warns_when_a_phase_of_a_task_is_practically_dropped(caplog):
+    # two tasks x two halves; held-out frames ("") do not count
+    phases = np.array(["a 1/2"] * 4 + ["a 2/2"] * 4 + ["b 1/2"] * 4 + ["b 2/2"] * 4 + [""] * 2)
+    w = np.r_[np.full(4, 1.5), np.full(4, 0.02), np.ones(8), 0.0, 0.0]
+    with caplog.at_level(logging.WARNING):
+        d = weight_diagnostics(w, phases=phases)
+    mean = w[:16].mean()  # (6 + 0.08 + 8) / 16
+    assert d["phase_coverage"] == pytest.approx(0.02 / mean) and d["weakest_phase"] == "a 2/2"
+    assert (
+        any("phase 'a 2/2' keeps 0.02 x the mean weight" in m for m in d["warnings"])
+        and "a 2/2" in caplog.text
+    )
+    assert "phase coverage 0.02 (a 2/2)" in format_diagnostics(d)
+    w[4:8] = 0.5  # every phase keeps at least 0.5 / 0.875 of the mean: no warning
+    d = weight_diagnostics(w, phases=phases)
+    assert d["phase_coverage"] == pytest.approx(0.5 / w[:16].mean()) and d["warnings"] == []
+    assert "phase_coverage" not in weight_diagnostics(w, phases=np.full(18, ""))
+    with pytest.raises(ValueError, match="phases has shape"):
+        weight_diagnostics(w, phases=phases[:3])
+
+
 def test_histogram_png(tmp_path):
     path = tmp_path / "sub" / "hist.png"
     plot_weight_histogram(np.random.default_rng(0).uniform(0, 2, 1000), path, title="test")
