@@ -87,8 +87,8 @@ def train_scorer(
     """AdamW (:func:`rabc.reward.finetune.param_groups`) on the trainable parameters of ``model`` for ``steps``
     draws of ``groups_per_step`` groups × up to ``anchors_per_group`` anchors (:class:`GroupLoss`), one forward
     per prefix; ``lr_schedule="cosine"`` decays the learning rate to 0 over the ``steps`` (torch's
-    CosineAnnealingLR, stepped every step). ``run_dir`` (with ``trainer`` / ``logger`` config nodes) adds checkpoints and TensorBoard there;
-    ``ckpt_path`` resumes."""
+    CosineAnnealingLR, stepped every step). ``run_dir`` (with ``trainer`` / ``logger`` config nodes) adds
+    checkpoints and TensorBoard there; ``ckpt_path`` resumes."""
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     loss = GroupLoss(

@@ -96,9 +96,8 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
         report["stages"] = members[best]["stages"]
     report["adapter_hash"] = report["stages"]["lora"]["adapter_hash"]
     auc, floor = report["stages"]["lora"]["after"]["val"]["frame_auc"], float(cfg.min_val_frame_auc)
-    if (
-        np.isfinite(auc) and auc < floor
-    ):  # the seed decides much of a scorer's quality: say so when it is a bad draw
+    # the seed decides much of a scorer's quality (rabc/reward/README.md): say so when the kept one is a bad draw
+    if np.isfinite(auc) and auc < floor:
         report["warnings"] = [
             f"the kept scorer's validation frame AUC is {auc:.3f}, below min_val_frame_auc {floor}: its progress may "
             "not tell bad frames from good ones; train more members (members=N, or another model.seed)"

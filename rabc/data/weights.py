@@ -151,12 +151,13 @@ def diagnose(
     ``labels`` has them, the phase coverage of all frames (task × tenth of episode) with ``dataset_root``, plus the
     separation report (good vs bad segments) on a dataset rabc generated."""
     per_frame = align(labels, index, dataset_root or "dataset") if labels else {}
+    phases = None if dataset_root is None else phases_if_known(dataset_root, index)
     diag = weight_diagnostics(
         weight,
         max_weight=max_weight,
         quality=per_frame.get("quality"),
         success=per_frame.get("success"),
-        phases=None if dataset_root is None else phases_if_known(dataset_root, index),
+        phases=phases,
         near_uniform_cv=near_uniform_cv,
         min_ess_fraction=min_ess_fraction,
     )
@@ -164,9 +165,12 @@ def diagnose(
     if dataset_root is not None and (seg := frame_labels(dataset_root)) is not None:
         lab_index, segments, classes = seg
         pos = np.searchsorted(index, lab_index)
-        phases = frame_phases(dataset_root, lab_index)
         diag["separation"] = separation_report(
-            weight[pos], segments, classes, max_weight=max_weight, phases=phases
+            weight[pos],
+            segments,
+            classes,
+            max_weight=max_weight,
+            phases=None if phases is None else phases[pos],
         )
     return diag
 

@@ -21,9 +21,7 @@ from rabc.reward.topreward import TopRewardScorer
 logger = logging.getLogger(__name__)
 
 SPLITS = ("val", "heldout")  # held-out episodes of training tasks; episodes of held-out tasks
-
-
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine")  # a stage's learning rate: constant, or decayed to 0 over its steps
 
 
 @dataclass
