@@ -4,7 +4,7 @@ frames and episodes, raw, length-bias corrected and calibrated, beside the oracl
 One pass of ``TopRewardScorer(correction="static")`` per episode gives the raw log p(" True") at the anchors and
 the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw and corrected progress come from
 the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length);
-the calibration (:mod:`rabc.reward.calibration`, one isotonic map per task) is fitted on episodes of
+the calibration (:mod:`rabc.reward.calibration`, one isotonic or logistic map per task) is fitted on episodes of
 ``calibration_root`` (the scorer's own data: its training episodes, its validation episodes, which it never trained
 on, or both: ``calibration_episodes``) and applied to the evaluation episodes of the same tasks.
 ``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (an ensemble's mean,
@@ -88,8 +88,9 @@ def score_episodes(scorer: Any, info: Any, episodes: list[int], desc: str) -> di
     return out
 
 
-def fit(scored: dict[int, Scored]) -> Any:
-    """The per-task isotonic calibration of :mod:`rabc.reward.calibration` on these episodes' raw log p."""
+def fit(scored: dict[int, Scored], method: str = "isotonic") -> Any:
+    """The per-task calibration of :mod:`rabc.reward.calibration` (``method``: isotonic or logistic) on these
+    episodes' raw log p."""
     from rabc.progress import ProgressTable
     from rabc.reward.calibration import fit_calibration
 
@@ -106,7 +107,9 @@ def fit(scored: dict[int, Scored]) -> Any:
         progress=np.zeros(sum(n), np.float32),
         extra={"logp_true": logp},
     )
-    return fit_calibration(table, {e: scored[e].task for e in eps}, {e: scored[e].success for e in eps})
+    return fit_calibration(
+        table, {e: scored[e].task for e in eps}, {e: scored[e].success for e in eps}, method=method
+    )
 
 
 def curves(
@@ -188,7 +191,10 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         raise ValueError(f"calibration_episodes must be one of {CALIBRATION_EPISODES}, got {which!r}")
     split = split_episodes(cal_root, cfg.calibration_val_fraction, cfg.calibration_split_seed)
     fit_on = sorted(split["train"] + split["val"]) if which == "all" else split[which]
-    calibration = fit(score_episodes(scorer, dataset_info(cal_root), fit_on, "score calibration episodes"))
+    calibration = fit(
+        score_episodes(scorer, dataset_info(cal_root), fit_on, "score calibration episodes"),
+        str(cfg.calibration_method),
+    )
     info = dataset_info(root)
     eps = info.episodes
     if cfg.max_episodes_per_group is not None:
@@ -210,8 +216,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "",
         f"Scorer `{cfg.model}`"
         + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
-        + f"; evaluation episodes: `{root}` (never seen by the scorer); calibration fitted on the {len(fit_on)} "
-        f"{CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. 95 % percentile-bootstrap intervals over episodes; frame AUC scores "
+        + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration fitted on the "
+        f"{len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. 95 % percentile-bootstrap intervals over episodes; frame AUC scores "
         f"a frame by the progress gained over the next {horizon} frames ({cfg.frame_auc_horizon_s} s).",
         "",
         "Metrics: "
@@ -234,7 +240,7 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     out.mkdir(parents=True, exist_ok=True)
     js = out / "scorer_quality.json"
     write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root),
-                    "calibration_episodes": {"split": which, "episodes": fit_on}, "horizon_frames": horizon,
+                    "calibration_episodes": {"split": which, "episodes": fit_on}, "calibration_method": calibration.method, "horizon_frames": horizon,
                     "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), "correction": scorer.correction,
                     **provenance_stamp()})  # fmt: skip
     path = out / "scorer_quality.md"

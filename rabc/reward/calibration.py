@@ -7,9 +7,13 @@ episodes maps it to a progress comparable across episodes of one task:
 - targets: an anchor at time fraction t/T of a *successful* episode has completed t/T of the task; an anchor of a
   *failed* episode has completed none of it (target 0). So a raw score that failed demos also reach is worth less
   than one only successful demos reach near their end;
-- map: scikit-learn's ``IsotonicRegression(increasing=True, y_min=0, y_max=1, out_of_bounds="clip")`` per task,
-  stored as its thresholds (``X_thresholds_``, ``y_thresholds_``) in a JSON file, applied with the same linear
-  interpolation (``np.interp``) so a saved calibration needs no pickled estimator;
+- map (``method``): ``"isotonic"``, scikit-learn's ``IsotonicRegression(increasing=True, y_min=0, y_max=1,
+  out_of_bounds="clip")`` per task, stored as its thresholds (``X_thresholds_``, ``y_thresholds_``); or
+  ``"logistic"``, progress = sigmoid(a·log p + b) with a > 0, fitted by cross-entropy against the same targets
+  (scipy's L-BFGS-B; fractional targets, which scikit-learn's LogisticRegression does not take), two numbers per
+  task instead of a step function, stored tabulated on 512 points over the fitted range ± 3 standard deviations.
+  Both are saved as (x, y) points in a JSON file and applied with linear interpolation (``np.interp``, clipped at
+  the ends), so a saved calibration needs no pickled estimator;
 - applying a calibration to an episode of a task it was not fitted on is refused, naming the task.
 
 The output is a progress parquet like any other (dense progress = the calibrated anchors interpolated over frames),
@@ -33,11 +37,13 @@ from rabc.progress import ProgressTable
 logger = logging.getLogger(__name__)
 
 CALIBRATION_FORMAT = "rabc.progress_calibration/1"
+METHODS = ("isotonic", "logistic")
 
 
 @dataclass
 class ProgressCalibration:
-    """Per-task isotonic maps raw log p → progress. ``maps[task] = (x thresholds, y thresholds)``, increasing."""
+    """Per-task monotone maps raw log p → progress. ``maps[task] = (x points, y points)``, increasing, applied by
+    linear interpolation (the isotonic thresholds, or the logistic curve tabulated)."""
 
     maps: dict[str, tuple[np.ndarray, np.ndarray]]
     method: str = "isotonic"
@@ -90,12 +96,36 @@ def _anchors(table: ProgressTable, episode: int) -> tuple[np.ndarray, np.ndarray
     return frames[at], logp[at], int(rows.sum())
 
 
+def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) with a > 0 minimising the mean cross-entropy of sigmoid(a·x + b) against targets ``y`` in [0, 1]."""
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    mu, sd = float(x.mean()), max(float(x.std()), 1e-12)
+    z = (x - mu) / sd  # fitted on standardised x, (log slope, intercept): a > 0 by construction
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        k = np.exp(theta[0])
+        u = k * z + theta[1]
+        value = -float(np.mean(y * log_expit(u) + (1 - y) * log_expit(-u)))
+        r = expit(u) - y
+        return value, np.array([np.mean(r * z) * k, np.mean(r)])
+
+    theta = minimize(loss, np.zeros(2), jac=True, method="L-BFGS-B").x
+    k = float(np.exp(theta[0]))
+    return k / sd, float(theta[1]) - k * mu / sd
+
+
 def fit_calibration(
-    table: ProgressTable, tasks: Mapping[int, str], success: Mapping[int, bool]
+    table: ProgressTable, tasks: Mapping[int, str], success: Mapping[int, bool], method: str = "isotonic"
 ) -> ProgressCalibration:
-    """Fit one isotonic map per task on the episodes in ``success`` (episode → succeeded), tasks: episode → task."""
+    """Fit one monotone map per task (``method``: isotonic or logistic) on the episodes in ``success`` (episode →
+    succeeded), tasks: episode → task."""
+    from scipy.special import expit
     from sklearn.isotonic import IsotonicRegression
 
+    if method not in METHODS:
+        raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
     by_task: dict[str, list[int]] = {}
     for ep in success:
         by_task.setdefault(tasks[int(ep)], []).append(int(ep))
@@ -113,11 +143,17 @@ def fit_calibration(
             frames, logp, n = _anchors(table, ep)
             xs.append(logp)
             ys.append(frames / max(n - 1, 1) if success[ep] else np.zeros(len(logp)))
-        iso = IsotonicRegression(increasing=True, y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(np.concatenate(xs), np.concatenate(ys))
-        maps[task] = (np.asarray(iso.X_thresholds_, float), np.asarray(iso.y_thresholds_, float))
+        x, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys).astype(np.float64)
+        if method == "isotonic":
+            iso = IsotonicRegression(increasing=True, y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            iso.fit(x, y)
+            maps[task] = (np.asarray(iso.X_thresholds_, float), np.asarray(iso.y_thresholds_, float))
+        else:
+            a, b = fit_logistic(x, y)
+            grid = np.linspace(x.min() - 3 * x.std(), x.max() + 3 * x.std(), 512)
+            maps[task] = (grid, expit(a * grid + b))
         info[task] = {"episodes": sorted(episodes), "successful": int(sum(outcomes))}
-    return ProgressCalibration(maps=maps, info=info)
+    return ProgressCalibration(maps=maps, method=method, info=info)
 
 
 def calibrate(

@@ -1,4 +1,5 @@
-"""Calibrated progress: a per-task isotonic map from raw log p, anchored on successful and failed episodes."""
+"""Calibrated progress: a per-task isotonic or logistic map from raw log p, anchored on successful and failed
+episodes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from rabc.progress import ProgressTable, read_progress, write_progress
-from rabc.reward.calibration import ProgressCalibration, calibrate, fit_calibration
+from rabc.reward.calibration import ProgressCalibration, calibrate, fit_calibration, fit_logistic
 from rabc.reward.topreward import anchor_lengths, dense_progress, minmax_normalise
 
 N = 40  # frames per episode
@@ -56,6 +57,30 @@ def test_failed_episode_ends_below_a_successful_one(data, tmp_path):
     write_progress(tmp_path / "calibrated.parquet", out)  # a progress parquet like any other
     back = read_progress(tmp_path / "calibrated.parquet")
     np.testing.assert_array_equal(back.progress, out.progress)
+
+
+def test_logistic_fit_recovers_known_parameters_and_keeps_the_slope_positive():
+    from scipy.special import expit
+
+    x = np.linspace(-6.0, 1.0, 400)
+    a, b = fit_logistic(x, expit(1.7 * x + 3.0))  # fractional targets on the curve itself
+    assert a == pytest.approx(1.7, rel=1e-3) and b == pytest.approx(3.0, rel=1e-3)
+    a, _ = fit_logistic(x, expit(-2.0 * x))  # falling targets: the best increasing map is nearly flat
+    assert 0 < a < 0.05
+
+
+def test_logistic_calibration_separates_and_refuses_unknown_methods(data, tmp_path):
+    table, tasks, success = data
+    cal = fit_calibration(table, tasks, success, method="logistic")
+    out = calibrate(table, cal, tasks)
+    end = {e: out.progress[out.episode_index == e][-1] for e in (8, 9)}
+    assert end[9] < 0.5 < end[8] and out.provenance["calibration"]["method"] == "logistic"
+    x, y = cal.maps["open the drawer"]
+    assert len(x) == 512 and np.all(np.diff(y) > 0) and 0 < y[0] < y[-1] < 1  # smooth, strictly increasing
+    cal.save(tmp_path / "cal.json")
+    assert ProgressCalibration.load(tmp_path / "cal.json").method == "logistic"
+    with pytest.raises(ValueError, match="calibration method must be one of"):
+        fit_calibration(table, tasks, success, method="platt")
 
 
 def test_save_load_round_trip(data, tmp_path):
