@@ -216,9 +216,10 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "",
         f"Scorer `{cfg.model}`"
         + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
-        + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration fitted on the "
-        f"{len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. 95 % percentile-bootstrap intervals over episodes; frame AUC scores "
-        f"a frame by the progress gained over the next {horizon} frames ({cfg.frame_auc_horizon_s} s).",
+        + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration fitted "
+        f"on the {len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. 95 % percentile-bootstrap "
+        f"intervals over episodes; frame AUC scores a frame by the progress gained over the next {horizon} frames "
+        f"({cfg.frame_auc_horizon_s} s).",
         "",
         "Metrics: "
         + ", ".join(METRICS)
@@ -240,7 +241,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     out.mkdir(parents=True, exist_ok=True)
     js = out / "scorer_quality.json"
     write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root),
-                    "calibration_episodes": {"split": which, "episodes": fit_on}, "calibration_method": calibration.method, "horizon_frames": horizon,
+                    "calibration_episodes": {"split": which, "episodes": fit_on},
+                    "calibration_method": calibration.method, "horizon_frames": horizon,
                     "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), "correction": scorer.correction,
                     **provenance_stamp()})  # fmt: skip
     path = out / "scorer_quality.md"
