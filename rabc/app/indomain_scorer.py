@@ -72,16 +72,13 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
         members = []
         for i in range(n):
             seed = int(cfg.model.seed) + i
-            stages = train_member(cfg, root, splits, out / "members" / f"seed{seed}", i)
-            members.append({"model_seed": seed, "dir": str(out / "members" / f"seed{seed}"),
-                            "val_frame_auc": stages["lora"]["after"]["val"]["frame_auc"], "stages": stages})  # fmt: skip
-            log.info(
-                "member %d/%d (model seed %d): val frame AUC %.3f",
-                i + 1,
-                n,
-                seed,
-                members[-1]["val_frame_auc"],
+            member_dir = out / "members" / f"seed{seed}"
+            stages = train_member(cfg, root, splits, member_dir, i)
+            val_auc = stages["lora"]["after"]["val"]["frame_auc"]
+            members.append(
+                {"model_seed": seed, "dir": str(member_dir), "val_frame_auc": val_auc, "stages": stages}
             )
+            log.info("member %d/%d (model seed %d): val frame AUC %.3f", i + 1, n, seed, val_auc)
         aucs = np.array([m["val_frame_auc"] for m in members], dtype=np.float64)
         if not np.isfinite(aucs).any():
             raise ValueError(

@@ -9,7 +9,8 @@ the calibration (:mod:`rabc.reward.calibration`, one isotonic or logistic map pe
 on, or both: ``calibration_episodes``) and applied to the evaluation episodes of the same tasks.
 ``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (an ensemble's mean,
 ``scripts/ensemble_progress.py``), measured like the oracle's. The evaluation dataset's episodes are grouped into
-its training tasks and its held-out tasks (a calibration is never applied to a task it was not fitted on: those cells read "–").
+its training tasks and its held-out tasks (a calibration is never applied to a task it was not fitted on: those
+cells read "–").
 Metrics and bootstrap intervals: :func:`rabc.metrics.scorer_quality.scorer_quality_table`; bad frames are the
 generator's detour / give-up / wrong-target / push-away / pause segments (:mod:`rabc.weighting.separation`).
 """
@@ -225,7 +226,7 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         + ", ".join(METRICS)
         + f" (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the still clip's (correction "
         f"`{scorer.correction}`; its still-clip metrics are 0 by construction: –); calibrated = the per-task "
-        "isotonic map (not defined on held-out tasks: –)"
+        f"{calibration.method} map (not defined on held-out tasks: –)"
         + "".join(f"; {k} = `{v}`" for k, v in (cfg.progress or {}).items())
         + ".",
     ]

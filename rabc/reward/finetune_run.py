@@ -110,10 +110,11 @@ def summary(result: dict) -> str:
 
 
 def markdown_table(stages: dict[str, dict], reference: dict | None = None) -> str:
-    """Before/after table: one row per (stage, when, split) with VOC, success AUC, static-frame VOC and static
-    rise ratio, episodes; ``reference`` (:func:`random_reference`) adds the chance-level rows."""
+    """Before/after table: one row per (stage, when, split) with VOC, success AUC, frame AUC, static-frame VOC and
+    static rise ratio, episodes; ``reference`` (:func:`random_reference`) adds the chance-level rows."""
     lines = [
-        "| stage | when | split | episodes | VOC | success AUC | frame AUC | static-frame VOC | static rise / real rise |",
+        "| stage | when | split | episodes | VOC | success AUC | frame AUC | static-frame VOC "
+        "| static rise / real rise |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for split, m in (reference or {}).items():
@@ -154,7 +155,8 @@ def write_report(out_dir: str | Path, report: dict, title: str) -> tuple[Path, P
         "the last 3 prefixes (NaN when a split has a single class); frame AUC = ROC-AUC of the progress gained over "
         "the next 1 s for good vs bad (give-up, wrong-target, push-away, detour, pause) frames; static-frame VOC = "
         "VOC on the first frame repeated (constant scores count as 0; unbiased ≈ 0; it sees only the sign of a "
-        "drift); static rise / real rise = mean (last − first) raw log p of the static clip over the mean |last − first| of the real clip "
+        "drift); static rise / real rise = mean (last − first) raw log p of the static clip over the mean "
+        "|last − first| of the real clip "
         "(the share of the score's movement that a static clip reproduces: ≈ 0 unbiased, ≈ 1 pure length bias).\n"
     )
     with atomic_write(out / "report.md", mode="w") as f:
@@ -177,10 +179,11 @@ def evaluate_scorer(
     Returns {"episodes", "voc" (mean over episodes with a defined VOC), "voc_per_episode", "voc_nan" (count),
     "success_auc" (NaN when the split has a single class), "frame_auc" (ROC-AUC of the progress gained over the
     next ``frame_horizon_s`` — the tempered TOP-AWR recipe's horizon — for good vs bad frames, the generator's
-    detour / give-up / wrong-target / push-away / pause segments; NaN without its sidecar), "static_voc" (mean; constant scores count as 0, the
-    unbiased value), "static_voc_per_episode", "rise_per_episode" / "static_rise_per_episode" (last − first raw
-    log p of the real / static clip, nats) and "static_rise_ratio" (mean static rise / mean |real rise|: the share
-    of the score's movement a static clip reproduces; ≈ 0 unbiased, ≈ 1 for a pure length bias)}.
+    detour / give-up / wrong-target / push-away / pause segments; NaN without its sidecar), "static_voc" (mean;
+    constant scores count as 0, the unbiased value), "static_voc_per_episode", "rise_per_episode" /
+    "static_rise_per_episode" (last − first raw log p of the real / static clip, nats) and "static_rise_ratio" (mean
+    static rise / mean |real rise|: the share of the score's movement a static clip reproduces; ≈ 0 unbiased, ≈ 1
+    for a pure length bias)}.
 
     Static-frame VOC alone only sees the sign of a drift: a static clip whose score moves by 1e-3 nats scores
     the same VOC as one that moves by 10 nats, hence the magnitude beside it.
