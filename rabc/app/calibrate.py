@@ -59,7 +59,9 @@ def run(cfg: DictConfig) -> CalibrateResult:
             eps = eps[eps["episode_index"].isin([int(e) for e in cfg.fit.episodes])]
         success = dict(zip(eps["episode_index"].astype(int), eps["success"].astype(bool)))
         fit_table = read_progress(cfg.fit.progress, expect_fingerprint=fit_info.fingerprint)
-        cal = fit_calibration(fit_table, _tasks(fit_info), success, method=str(cfg.fit.method))
+        cal = fit_calibration(
+            fit_table, _tasks(fit_info), success, method=str(cfg.fit.method), signal=str(cfg.fit.signal)
+        )
         cal_path = Path(str(cfg.calibration_out or out.with_suffix(".calibration.json")))
         cal.save(cal_path)
     apply_info = dataset_info(cfg.apply.root)

@@ -1,8 +1,10 @@
-"""Cross-episode calibrated progress: a per-task monotone map from raw log p(" True") to progress.
+"""Cross-episode calibrated progress: a per-task monotone map from a raw anchor score to progress.
 
 Per-episode min-max (Eq. 2) makes every episode end at 1, so a failed demo looks as complete as a good one. The
-labeller keeps the raw log p at the anchors (``logp_true``, NaN between anchors); a calibration fitted on labelled
-episodes maps it to a progress comparable across episodes of one task:
+labeller keeps the raw scores at the anchors (``logp_true`` / ``logp_false``, NaN between anchors); a calibration
+fitted on labelled episodes maps one of them (``signal``: ``"logp"``, log p(" True"), the paper's score; or
+``"margin"``, log p(" True") − log p(" False"), which discounts probability mass the model puts on neither answer)
+to a progress comparable across episodes of one task:
 
 - targets: an anchor at time fraction t/T of a *successful* episode has completed t/T of the task; an anchor of a
   *failed* episode has completed none of it (target 0). So a raw score that failed demos also reach is worth less
@@ -38,19 +40,33 @@ logger = logging.getLogger(__name__)
 
 CALIBRATION_FORMAT = "rabc.progress_calibration/1"
 METHODS = ("isotonic", "logistic")
+SIGNALS = ("logp", "margin")
+
+
+def anchor_signal(logp_true: np.ndarray, logp_false: np.ndarray | None, signal: str) -> np.ndarray:
+    """The calibration's input at the anchors: log p(" True") (``"logp"``) or the True − False margin."""
+    if signal not in SIGNALS:
+        raise ValueError(f"calibration signal must be one of {SIGNALS}, got {signal!r}")
+    if signal == "logp":
+        return np.asarray(logp_true, dtype=np.float64)
+    if logp_false is None:
+        raise ValueError("the 'margin' calibration signal needs raw log p(' False') ('logp_false')")
+    return np.asarray(logp_true, dtype=np.float64) - np.asarray(logp_false, dtype=np.float64)
 
 
 @dataclass
 class ProgressCalibration:
-    """Per-task monotone maps raw log p → progress. ``maps[task] = (x points, y points)``, increasing, applied by
-    linear interpolation (the isotonic thresholds, or the logistic curve tabulated)."""
+    """Per-task monotone maps raw anchor score (``signal``) → progress. ``maps[task] = (x points, y points)``,
+    increasing, applied by linear interpolation (the isotonic thresholds, or the logistic curve tabulated)."""
 
     maps: dict[str, tuple[np.ndarray, np.ndarray]]
     method: str = "isotonic"
     info: dict[str, Any] = field(default_factory=dict)  # episodes fitted on, per task
+    signal: str = "logp"
 
     def map(self, task: str, logp: np.ndarray) -> np.ndarray:
-        """Calibrated progress of raw log p values of ``task``; raises naming the task if it was not fitted."""
+        """Calibrated progress of raw scores (of this calibration's ``signal``) of ``task``; raises naming the task
+        if it was not fitted."""
         if task not in self.maps:
             raise ValueError(
                 f"the progress calibration was fitted on tasks {sorted(self.maps)}, not on {task!r}: fit one on "
@@ -63,6 +79,7 @@ class ProgressCalibration:
         doc = {
             "format": CALIBRATION_FORMAT,
             "method": self.method,
+            "signal": self.signal,
             "maps": {t: {"x": x.tolist(), "y": y.tolist()} for t, (x, y) in sorted(self.maps.items())},
             "info": self.info,
         }
@@ -77,23 +94,28 @@ class ProgressCalibration:
         if doc.get("format") != CALIBRATION_FORMAT:
             raise RabcFileError(f"{path}: not a progress calibration (format {doc.get('format')!r})")
         maps = {t: (np.asarray(m["x"], float), np.asarray(m["y"], float)) for t, m in doc["maps"].items()}
-        return cls(maps=maps, method=doc["method"], info=doc.get("info", {}))
+        return cls(
+            maps=maps, method=doc["method"], info=doc.get("info", {}), signal=doc.get("signal", "logp")
+        )
 
 
-def _anchors(table: ProgressTable, episode: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(frame indices, raw log p) of one episode's anchors and its length."""
+def _anchors(table: ProgressTable, episode: int, signal: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(frame indices, raw score of ``signal``) of one episode's anchors and its length."""
     rows = table.episode_index == episode
     if not rows.any():
         raise ValueError(f"episode {episode} is not in the progress table")
-    if "logp_true" not in table.extra:
-        raise ValueError(
-            "the progress table has no raw 'logp_true' column (only TOPReward labels can be calibrated)"
-        )
-    logp, frames = table.extra["logp_true"][rows], table.frame_index[rows]
-    at = np.isfinite(logp)
+    needed = ("logp_true",) if signal == "logp" else ("logp_true", "logp_false")
+    for column in needed:
+        if column not in table.extra:
+            raise ValueError(
+                f"the progress table has no raw {column!r} column (only TOPReward labels can be calibrated)"
+            )
+    false = table.extra["logp_false"][rows] if signal == "margin" else None
+    score, frames = anchor_signal(table.extra["logp_true"][rows], false, signal), table.frame_index[rows]
+    at = np.isfinite(score)
     if not at.any():
-        raise ValueError(f"episode {episode} has no raw log p at any anchor")
-    return frames[at], logp[at], int(rows.sum())
+        raise ValueError(f"episode {episode} has no raw {signal} at any anchor")
+    return frames[at], score[at], int(rows.sum())
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -117,15 +139,21 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def fit_calibration(
-    table: ProgressTable, tasks: Mapping[int, str], success: Mapping[int, bool], method: str = "isotonic"
+    table: ProgressTable,
+    tasks: Mapping[int, str],
+    success: Mapping[int, bool],
+    method: str = "isotonic",
+    signal: str = "logp",
 ) -> ProgressCalibration:
-    """Fit one monotone map per task (``method``: isotonic or logistic) on the episodes in ``success`` (episode →
-    succeeded), tasks: episode → task."""
+    """Fit one monotone map per task (``method``: isotonic or logistic) from the anchors' ``signal`` (logp or
+    margin) on the episodes in ``success`` (episode → succeeded), tasks: episode → task."""
     from scipy.special import expit
     from sklearn.isotonic import IsotonicRegression
 
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
+    if signal not in SIGNALS:
+        raise ValueError(f"calibration signal must be one of {SIGNALS}, got {signal!r}")
     by_task: dict[str, list[int]] = {}
     for ep in success:
         by_task.setdefault(tasks[int(ep)], []).append(int(ep))
@@ -140,7 +168,7 @@ def fit_calibration(
             )
         xs, ys = [], []
         for ep in episodes:
-            frames, logp, n = _anchors(table, ep)
+            frames, logp, n = _anchors(table, ep, signal)
             xs.append(logp)
             ys.append(frames / max(n - 1, 1) if success[ep] else np.zeros(len(logp)))
         x, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys).astype(np.float64)
@@ -153,7 +181,7 @@ def fit_calibration(
             grid = np.linspace(x.min() - 3 * x.std(), x.max() + 3 * x.std(), 512)
             maps[task] = (grid, expit(a * grid + b))
         info[task] = {"episodes": sorted(episodes), "successful": int(sum(outcomes))}
-    return ProgressCalibration(maps=maps, method=method, info=info)
+    return ProgressCalibration(maps=maps, method=method, info=info, signal=signal)
 
 
 def calibrate(
@@ -177,12 +205,13 @@ def calibrate(
             kept.add(tasks[int(ep)])
             continue
         rows = np.flatnonzero(table.episode_index == ep)
-        frames, logp, _ = _anchors(table, int(ep))
+        frames, logp, _ = _anchors(table, int(ep), calibration.signal)
         values = calibration.map(tasks[int(ep)], logp)
         progress[rows] = np.interp(table.frame_index[rows], frames, values)
     provenance = dict(table.provenance)
     provenance["calibration"] = {
         "method": calibration.method,
+        "signal": calibration.signal,
         "fitted_on": calibration.info,
         "uncalibrated_tasks": sorted(kept),
     }

@@ -61,3 +61,13 @@ def test_calibrate_fits_applies_and_feeds_weighting(labelled, tiny_dataset, tmp_
     assert t.provenance["calibration"]["uncalibrated_tasks"] and not np.array_equal(
         t.progress, table.progress
     )
+
+
+def test_calibrate_on_the_true_minus_false_margin(labelled, tiny_dataset, tmp_path):
+    out = tmp_path / "margin.parquet"
+    res = _run([f"fit.progress={labelled}", f"fit.root={tiny_dataset}", "fit.signal=margin",
+                f"apply.progress={labelled}", f"apply.root={tiny_dataset}", f"out={out}"])  # fmt: skip
+    table = read_progress(out)
+    assert table.provenance["calibration"]["signal"] == "margin"
+    assert json.loads(res.calibration.read_text())["signal"] == "margin"
+    assert np.all((table.progress >= 0) & (table.progress <= 1))

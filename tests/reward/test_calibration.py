@@ -83,6 +83,34 @@ def test_logistic_calibration_separates_and_refuses_unknown_methods(data, tmp_pa
         fit_calibration(table, tasks, success, method="platt")
 
 
+def test_margin_signal_calibrates_true_minus_false(data, tmp_path):
+    """log p(" True") alike in successful and failed episodes, told apart only by log p(" False"): the margin
+    calibration separates them, the log p one cannot; the signal is saved and refused when the column is absent."""
+    table, tasks, success = data
+    true = table.extra["logp_true"]
+    flat = np.where(np.isfinite(true), -1.0, np.nan)  # every anchor says the same log p(" True")
+    # log p(" False") = -(raw curve): high where the raw curve stalls (failed), low where it rises (successful)
+    same = ProgressTable(table.index, table.episode_index, table.frame_index, table.progress,
+                         extra={"logp_true": flat, "logp_false": -true - 6.0})  # fmt: skip
+    cal = fit_calibration(same, tasks, success, signal="margin")
+    out = calibrate(same, cal, tasks)
+    end = {e: out.progress[out.episode_index == e][-1] for e in (8, 9)}
+    assert end[8] > 0.9 and end[9] < end[8] - 0.3 and out.provenance["calibration"]["signal"] == "margin"
+    by_logp = calibrate(same, fit_calibration(same, tasks, success), tasks)
+    assert (
+        by_logp.progress[by_logp.episode_index == 8][-1] == by_logp.progress[by_logp.episode_index == 9][-1]
+    )
+    cal.save(tmp_path / "cal.json")
+    assert ProgressCalibration.load(tmp_path / "cal.json").signal == "margin"
+    no_false = ProgressTable(
+        table.index, table.episode_index, table.frame_index, table.progress, extra=table.extra
+    )
+    with pytest.raises(ValueError, match="no raw 'logp_false'"):
+        fit_calibration(no_false, tasks, success, signal="margin")
+    with pytest.raises(ValueError, match="calibration signal must be one of"):
+        fit_calibration(table, tasks, success, signal="odds")
+
+
 def test_save_load_round_trip(data, tmp_path):
     table, tasks, success = data
     cal = fit_calibration(table, tasks, success)

@@ -49,7 +49,7 @@ def test_scorer_quality_adds_rows_for_other_progress_sources(tiny_vlm_dir, tiny_
     assert "| same_as_oracle |" in res.markdown.read_text()
 
 
-def test_a_logistic_calibration_can_be_fitted_on_the_scorers_validation_episodes(
+def test_a_logistic_margin_calibration_can_be_fitted_on_the_scorers_validation_episodes(
     tiny_vlm_dir, tiny_dataset, tmp_path
 ):
     import pytest
@@ -58,7 +58,8 @@ def test_a_logistic_calibration_can_be_fitted_on_the_scorers_validation_episodes
 
     args = [f"model={tiny_vlm_dir}", f"root={tiny_dataset}", f"calibration_root={tiny_dataset}",
             f"out={tmp_path}", "scorer.num_anchors=4", "scorer.max_frames=6", "calibration_val_fraction=0.34",
-            "n_boot=20", "calibration_method=logistic", "calibration_episodes=val"]  # fmt: skip
+            "n_boot=20", "calibration_method=logistic", "calibration_signal=margin",
+            "calibration_episodes=val"]  # fmt: skip
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
         res = scorer_quality.run(compose("scorer_quality", overrides=args))
         with pytest.raises(ValueError, match="calibration_episodes must be one of"):
@@ -66,6 +67,9 @@ def test_a_logistic_calibration_can_be_fitted_on_the_scorers_validation_episodes
     saved = json.loads(res.json.read_text(), parse_constant=float)
     val = split_episodes(tiny_dataset, 0.34, 0)["val"]
     assert saved["calibration_episodes"] == {"split": "val", "episodes": val}
-    assert saved["calibration_method"] == "logistic"
+    assert saved["calibration_method"] == "logistic" and saved["calibration_signal"] == "margin"
     text = res.markdown.read_text()
-    assert f"logistic calibration fitted on the {len(val)} validation (not trained on) episodes" in text
+    assert (
+        f"logistic calibration of the True − False margin fitted on the {len(val)} validation (not trained on) "
+        "episodes" in text
+    )
