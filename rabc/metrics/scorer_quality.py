@@ -11,6 +11,9 @@ Metrics per source (episodes E, frames N_e):
 - ``idle_rise_share``: share of an episode's progress rise (sum of positive per-frame increments) that falls on
   frames of idle / give-up / detour stretches; mean over episodes that have such a stretch and any rise.
 - ``success_auc``: ROC-AUC of the final progress against the episode's success label.
+- ``success_auc_within_task``: the same, counting only (successful, failed) pairs of one task (ties ½): what a
+  per-task monotone calibration cannot change, so it bounds what calibration can do for ``success_auc`` (with
+  every cross-task pair put right, success_auc = 1 − (within-task pairs wrong) / (all pairs)).
 - ``frame_auc``: ROC-AUC of good vs bad frames, scored by the progress gained over the next ``horizon`` frames
   (the advantage the weighting turns into weights); frames pooled over episodes.
 Pure numpy/scipy/sklearn; nothing here calls a model.
@@ -25,7 +28,15 @@ import numpy as np
 
 from rabc.metrics.reward import voc
 
-METRICS = ("voc", "static_voc", "static_rise_ratio", "idle_rise_share", "success_auc", "frame_auc")
+METRICS = (
+    "voc",
+    "static_voc",
+    "static_rise_ratio",
+    "idle_rise_share",
+    "success_auc",
+    "success_auc_within_task",
+    "frame_auc",
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,8 @@ class EpisodeCurves:
     progress: (N,) per-frame progress; anchors: (K,) the source's score at its anchors, in time order (for VOC);
     success: the episode's outcome; bad: (N,) bool, True on idle / give-up / detour frames (None: unknown);
     static_anchors: (K,) the still clip's anchor scores (None: not scored); raw_rise: last − first raw score of
-    the real clip (for the static rise ratio; None: unknown).
+    the real clip (for the static rise ratio; None: unknown); task: the episode's task (for the within-task
+    success AUC; None: unknown).
     """
 
     progress: np.ndarray
@@ -44,6 +56,7 @@ class EpisodeCurves:
     bad: np.ndarray | None = None
     static_anchors: np.ndarray | None = None
     raw_rise: float | None = None
+    task: str | None = None
 
     def __post_init__(self) -> None:
         if self.bad is not None and np.shape(self.bad) != np.shape(self.progress):
@@ -104,6 +117,8 @@ def _metric(name: str, eps: Sequence[EpisodeCurves], horizon: int) -> float:
         if y.all() or not y.any():
             return float("nan")
         return float(roc_auc_score(y, [s for s, _ in lab]))
+    if name == "success_auc_within_task":
+        return _within_task_auc(eps)
     if name == "frame_auc":
         with_mask = [e for e in eps if e.bad is not None]
         if not with_mask:
@@ -114,6 +129,21 @@ def _metric(name: str, eps: Sequence[EpisodeCurves], horizon: int) -> float:
             return float("nan")
         return float(roc_auc_score(good, score))
     raise ValueError(f"unknown metric {name!r}; choose from {METRICS}")
+
+
+def _within_task_auc(eps: Sequence[EpisodeCurves]) -> float:
+    """Share of (successful, failed) episode pairs of the same task whose final progress is ordered right (ties
+    count ½); NaN when no task has both outcomes."""
+    finals: dict[str, tuple[list[float], list[float]]] = {}
+    for e in eps:
+        if e.success is not None and e.task is not None:
+            finals.setdefault(e.task, ([], []))[0 if e.success else 1].append(float(e.progress[-1]))
+    right = pairs = 0.0
+    for ok, failed in finals.values():
+        diff = np.subtract.outer(ok, failed)
+        right += float((diff > 0).sum() + 0.5 * (diff == 0).sum())
+        pairs += diff.size
+    return right / pairs if pairs else float("nan")
 
 
 def frame_auc(eps: Sequence[EpisodeCurves], horizon: int) -> float:

@@ -113,3 +113,32 @@ def test_scorer_quality_table_separates_a_source_that_rises_while_idle():
     assert md.count("\n") == 3 and "| biased |" in md
     with pytest.raises(ValueError, match="no progress sources"):
         scorer_quality_table({})
+
+
+def test_within_task_success_auc_is_what_a_per_task_calibration_cannot_change():
+    from rabc.metrics import EpisodeCurves, scorer_quality_table
+
+    def ep(task: str, final: float, ok: bool) -> EpisodeCurves:
+        p = np.linspace(0.0, final, 10)
+        return EpisodeCurves(p, p[::3], ok, task=task)
+
+    # task A scores on a low scale, task B on a high one; each orders its own episodes perfectly except one
+    # failed B episode that ends above a successful one (1 of B's 4 pairs wrong)
+    eps = [ep("A", 0.2, True), ep("A", 0.1, False), ep("B", 0.9, True), ep("B", 0.7, True),
+           ep("B", 0.8, False), ep("B", 0.3, False)]  # fmt: skip
+    table = scorer_quality_table({"raw": eps}, n_boot=20)
+    assert table["raw"]["success_auc_within_task"][0] == pytest.approx(4 / 5)  # A: 1/1, B: 3/4 pairs right
+    # pooled, the scales mix: A's success (0.2) lies below two of B's failures; 6 of 9 pairs right
+    assert table["raw"]["success_auc"][0] == pytest.approx(6 / 9)
+    # a per-task monotone map (A: failure -> -1, success -> 2) puts every cross-task pair right, never B's wrong
+    # one: pooled AUC reaches the ceiling 1 - 1/9, the within-task figure stays
+    mapped = {0.2: 2.0, 0.1: -1.0}
+    cal = [
+        ep(e.task, mapped.get(round(float(e.progress[-1]), 1), float(e.progress[-1])), bool(e.success))
+        for e in eps
+    ]
+    again = scorer_quality_table({"calibrated": cal}, n_boot=20)["calibrated"]
+    assert again["success_auc"][0] == pytest.approx(8 / 9)
+    assert again["success_auc_within_task"][0] == pytest.approx(4 / 5)
+    no_task = [EpisodeCurves(e.progress, e.anchors, e.success) for e in eps]
+    assert np.isnan(scorer_quality_table({"x": no_task}, n_boot=5)["x"]["success_auc_within_task"][0])
