@@ -4,7 +4,8 @@ frames and episodes, raw, length-bias corrected and calibrated, beside the oracl
 One pass of ``TopRewardScorer(correction="static")`` per episode gives the raw log p(" True") at the anchors and
 the still clip's curve (:class:`~rabc.reward.topreward.EpisodeScore`), so raw and corrected progress come from
 the same sweep (``+scorer.correction=static_task`` uses the amortised still curve, one per task and clip length);
-the calibration (:mod:`rabc.reward.calibration`, one isotonic or logistic map per task) is fitted on episodes of
+the calibration (:mod:`rabc.reward.calibration`, one isotonic or logistic map per task, of log p or of the
+True − False margin: ``calibration_signal``) is fitted on episodes of
 ``calibration_root`` (the scorer's own data: its training episodes, its validation episodes, which it never trained
 on, or both: ``calibration_episodes``) and applied to the evaluation episodes of the same tasks.
 ``progress={name: parquet}`` adds rows for other progress sources of the evaluation dataset (an ensemble's mean,
@@ -60,6 +61,7 @@ class Scored:
     length: int
     anchors: np.ndarray  # (K,) anchor frames
     logp: np.ndarray  # (K,) raw log p(" True")
+    logp_false: np.ndarray  # (K,) raw log p(" False")
     logp_static: np.ndarray  # (K,) the still clip's
 
 
@@ -84,33 +86,34 @@ def score_episodes(scorer: Any, info: Any, episodes: list[int], desc: str) -> di
             len(frames),
             es.anchor_frames,
             es.logp_true,
+            es.logp_false,
             es.logp_static,
         )
     return out
 
 
-def fit(scored: dict[int, Scored], method: str = "isotonic") -> Any:
+def fit(scored: dict[int, Scored], method: str = "isotonic", signal: str = "logp") -> Any:
     """The per-task calibration of :mod:`rabc.reward.calibration` (``method``: isotonic or logistic) on these
-    episodes' raw log p."""
+    episodes' raw anchor scores (``signal``: log p(" True") or the True − False margin)."""
     from rabc.progress import ProgressTable
     from rabc.reward.calibration import fit_calibration
 
     eps = sorted(scored)
     n = [scored[e].length for e in eps]
-    logp = np.full(sum(n), np.nan)
+    logp, logp_false = np.full(sum(n), np.nan), np.full(sum(n), np.nan)
     offsets = np.cumsum([0, *n[:-1]])
     for e, off in zip(eps, offsets):
         logp[off + scored[e].anchors] = scored[e].logp
+        logp_false[off + scored[e].anchors] = scored[e].logp_false
     table = ProgressTable(
         index=np.arange(sum(n)),
         episode_index=np.repeat(eps, n),
         frame_index=np.concatenate([np.arange(k) for k in n]),
         progress=np.zeros(sum(n), np.float32),
-        extra={"logp_true": logp},
+        extra={"logp_true": logp, "logp_false": logp_false},
     )
-    return fit_calibration(
-        table, {e: scored[e].task for e in eps}, {e: scored[e].success for e in eps}, method=method
-    )
+    tasks, success = {e: scored[e].task for e in eps}, {e: scored[e].success for e in eps}
+    return fit_calibration(table, tasks, success, method=method, signal=signal)
 
 
 def curves(
@@ -128,6 +131,7 @@ def curves(
     rows of their own measured like the oracle's (from dense progress; no still clip)."""
     from rabc.data.segments import bad_frames
     from rabc.metrics.scorer_quality import EpisodeCurves
+    from rabc.reward.calibration import anchor_signal
     from rabc.reward.topreward import anchor_lengths, dense_progress, minmax_normalise
 
     eps = info.episodes.set_index("episode_index")
@@ -145,25 +149,30 @@ def curves(
                 bad,
                 s.logp_static,
                 rise,
+                s.task,
             )  # fmt: skip
         )
         corrected = s.logp - s.logp_static
         out["corrected"].append(
             EpisodeCurves(
-                dense_progress(s.anchors, minmax_normalise(corrected), n), corrected, s.success, bad
+                dense_progress(s.anchors, minmax_normalise(corrected), n),
+                corrected,
+                s.success,
+                bad,
+                task=s.task,
             )
         )
         if s.task in calibration.maps:
-            cal = calibration.map(s.task, s.logp)
+            cal = calibration.map(s.task, anchor_signal(s.logp, s.logp_false, calibration.signal))
             out["calibrated"].append(
-                EpisodeCurves(np.interp(np.arange(n), s.anchors, cal), cal, s.success, bad)
+                EpisodeCurves(np.interp(np.arange(n), s.anchors, cal), cal, s.success, bad, task=s.task)
             )
         at = anchor_lengths(n, num_anchors) - 1
         for name, table in [*progress.items(), ("oracle", oracle)]:
             p = table.progress[table.episode_index == ep].astype(np.float64)
             if len(p) != n:
                 raise ValueError(f"progress source {name!r}: episode {ep} has {len(p)} frames, the video {n}")
-            out[name].append(EpisodeCurves(p, p[at], s.success, bad))
+            out[name].append(EpisodeCurves(p, p[at], s.success, bad, task=s.task))
     return {k: v for k, v in out.items() if v}
 
 
@@ -195,6 +204,7 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     calibration = fit(
         score_episodes(scorer, dataset_info(cal_root), fit_on, "score calibration episodes"),
         str(cfg.calibration_method),
+        str(cfg.calibration_signal),
     )
     info = dataset_info(root)
     eps = info.episodes
@@ -212,21 +222,22 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "held-out tasks": {e: s for e, s in scored.items() if e in held},
     }
     table: dict[str, Any] = {}
+    signal = "log p" if calibration.signal == "logp" else "the True − False margin"
     md = [
         "# Scorer quality",
         "",
         f"Scorer `{cfg.model}`"
         + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
-        + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration fitted "
-        f"on the {len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. 95 % percentile-bootstrap "
-        f"intervals over episodes; frame AUC scores a frame by the progress gained over the next {horizon} frames "
+        + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration "
+        f"of {signal} fitted on the {len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. "
+        "95 % percentile-bootstrap intervals over episodes; frame AUC scores a frame by the progress gained over the next {horizon} frames "
         f"({cfg.frame_auc_horizon_s} s).",
         "",
         "Metrics: "
         + ", ".join(METRICS)
         + f" (rabc/metrics/scorer_quality.py). Corrected = raw log p minus the still clip's (correction "
         f"`{scorer.correction}`; its still-clip metrics are 0 by construction: –); calibrated = the per-task "
-        f"{calibration.method} map (not defined on held-out tasks: –)"
+        f"{calibration.method} map of {signal} (not defined on held-out tasks: –)"
         + "".join(f"; {k} = `{v}`" for k, v in (cfg.progress or {}).items())
         + ".",
     ]
@@ -243,7 +254,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
     js = out / "scorer_quality.json"
     write_json(js, {"groups": table, "root": str(root), "calibration_root": str(cal_root),
                     "calibration_episodes": {"split": which, "episodes": fit_on},
-                    "calibration_method": calibration.method, "horizon_frames": horizon,
+                    "calibration_method": calibration.method, "calibration_signal": calibration.signal,
+                    "horizon_frames": horizon,
                     "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), "correction": scorer.correction,
                     **provenance_stamp()})  # fmt: skip
     path = out / "scorer_quality.md"
