@@ -64,12 +64,13 @@ def step(title: str, args: list[str], done: Path | None = None) -> None:
 
 def run(cfg: DictConfig) -> MainResult:
     runtime_defaults()
-    dataset = REPO / cfg.dataset
+    dataset, out = REPO / cfg.dataset_root, REPO / cfg.out
+    preset = ["scripts/reproduce.py", "table=4", f"size={cfg.size}", f"dataset.root={dataset}", f"out={out}"]
     scorer = REPO / cfg.scorer_dir
     progress = dataset / "progress" / "topreward_indomain.parquet"
     step(  # the dataset of configs/reproduce/main.yaml (the harmful mix), made before the scorer needs it
         "1/5 demo dataset",
-        ["scripts/reproduce.py", "table=4", f"size={cfg.size}", "+dataset_only=true"],
+        [*preset, "+dataset_only=true"],
         done=dataset / "meta" / "info.json",
     )
     overrides = []
@@ -101,13 +102,12 @@ def run(cfg: DictConfig) -> MainResult:
                 f"scorer.adapter={scorer / 'adapter'}",
                 f"calibration_root={scorer / 'dataset'}",
                 f"root={dataset}",
-                f"out={REPO / cfg.out / 'scorer_quality'}",
+                f"out={out / 'scorer_quality'}",
                 f"max_episodes_per_group={cfg.scorer_quality_episodes}",
             ],
-            done=REPO / cfg.out / "scorer_quality" / "scorer_quality.json",
+            done=out / "scorer_quality" / "scorer_quality.json",
         )
         overrides.append(f"learned_progress={progress}")
-    step("5/5 train + evaluate + tables", ["scripts/reproduce.py", "table=4", f"size={cfg.size}", *overrides])
-    out = REPO / cfg.out
+    step("5/5 train + evaluate + tables", [*preset, *overrides])
     table = json.loads((out / "tables" / f"table4_{cfg.size}.json").read_text())
     return MainResult(dataset, out, table)

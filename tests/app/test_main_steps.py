@@ -15,8 +15,14 @@ def test_main_runs_dataset_scorer_scoring_quality_and_table_in_order(tmp_path, m
     (out / "tables").mkdir(parents=True)
     (out / "tables" / "table4_main.json").write_text(json.dumps({"headline": "h"}))
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
-        cfg = compose("main", overrides=[f"out={out}", f"scorer_dir={tmp_path / 'scorer'}"])
-    cfg.dataset = str(tmp_path / "data")  # `dataset=` on the command line would name the config group
+        cfg = compose(
+            "main",
+            overrides=[
+                f"out={out}",
+                f"scorer_dir={tmp_path / 'scorer'}",
+                f"dataset_root={tmp_path / 'data'}",
+            ],
+        )
     res = main.run(cfg)
     assert res.table == {"headline": "h"}
     scripts = [args[0] for _, args in calls]
@@ -28,3 +34,6 @@ def test_main_runs_dataset_scorer_scoring_quality_and_table_in_order(tmp_path, m
     assert f"scorer.adapter={scorer / 'adapter'}" in calls[2][1] and f"out={progress}" in calls[2][1]
     assert f"calibration_root={scorer / 'dataset'}" in calls[3][1]
     assert calls[4][1][-1] == f"learned_progress={progress}"
+    # the preset writes where the main job reads: its dataset root and out come from main's keys
+    for call in (calls[0], calls[4]):
+        assert f"dataset.root={tmp_path / 'data'}" in call[1] and f"out={out}" in call[1]
