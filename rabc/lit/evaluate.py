@@ -100,7 +100,10 @@ def locate(checkpoint: str | Path) -> tuple[Path, Path]:
 def eval_json_path(checkpoint: str | Path, seed_split: str) -> Path:
     """Where :func:`evaluate` writes by default: ``<run dir>/eval_<split>.json``, or
     ``eval_<split>_<ckpt stem>.json`` for a ``.ckpt``."""
-    source, run_dir = locate(checkpoint)
+    return _json_path(*locate(checkpoint), seed_split)
+
+
+def _json_path(source: Path, run_dir: Path, seed_split: str) -> Path:
     stem = f"_{source.stem}" if source.suffix == ".ckpt" else ""
     return run_dir / f"eval_{seed_split}{stem}.json"
 
@@ -160,7 +163,7 @@ def evaluate(
         policy, pre, post = load_checkpoint_policy(source, run)
     else:
         policy, pre, post = load_pretrained(source)
-    out = Path(out) if out is not None else eval_json_path(source, seed_split)
+    out = Path(out) if out is not None else _json_path(source, run_dir, seed_split)
     root = run.get("dataset_root")
     sidecar = read_sidecar(root) if root else None
     demo_seeds = sidecar.get("all_seeds", []) if sidecar else []
