@@ -230,8 +230,8 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
         + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration "
         f"of {signal} fitted on the {len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. "
-        "95 % percentile-bootstrap intervals over episodes; frame AUC scores a frame by the progress gained over the next {horizon} frames "
-        f"({cfg.frame_auc_horizon_s} s).",
+        "95 % percentile-bootstrap intervals over episodes; frame AUC scores a frame by the progress gained over "
+        f"the next {horizon} frames ({cfg.frame_auc_horizon_s} s).",
         "",
         "Metrics: "
         + ", ".join(METRICS)

@@ -73,3 +73,4 @@ def test_a_logistic_margin_calibration_can_be_fitted_on_the_scorers_validation_e
         f"logistic calibration of the True − False margin fitted on the {len(val)} validation (not trained on) "
         "episodes" in text
     )
+    assert f"progress gained over the next {saved['horizon_frames']} frames (1.0 s)" in text
