@@ -64,7 +64,7 @@ def run(cfg: DictConfig) -> IndomainScorerResult:
     report = {
         "dataset": str(root), "dataset_fingerprint": dataset_fingerprint(root), "splits": splits,
         "random_reference": random_reference(root, splits, cfg.scorer.num_anchors),
-        "model_size": cfg.model.size, **provenance_stamp(),
+        "model_size": cfg.model.size, "scorer": node(cfg.scorer), **provenance_stamp(),
     }  # fmt: skip
     if n == 1:
         report["stages"] = train_member(cfg, root, splits, out, 0)
@@ -119,7 +119,7 @@ def train_member(cfg: DictConfig, root: Path, splits: dict[str, list[int]], out:
     from rabc.reward.topreward import TopRewardScorer
 
     base = make_tiny_vlm(out / "base", size=cfg.model.size, seed=int(cfg.model.seed) + offset)
-    scorer = TopRewardScorer(str(base), num_anchors=cfg.scorer.num_anchors, max_frames=cfg.scorer.max_frames)
+    scorer = TopRewardScorer(str(base), **node(cfg.scorer))
     lightning: dict[str, Any] = {
         "trainer": node(cfg.get("trainer")),
         "logger": node(cfg.get("logger")),

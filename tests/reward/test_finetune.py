@@ -269,7 +269,8 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
 
     out = tmp_path / "indomain"
     args = [f"out={out}", f"dataset.root={tiny_dataset}", "full.steps=2", "lora.steps=2", "scorer.max_frames=6",
-            "scorer.num_anchors=4", "dataset.val_fraction=0.34", "members=1", "min_val_frame_auc=0"]  # fmt: skip
+            "scorer.num_anchors=4", "dataset.val_fraction=0.34", "members=1", "min_val_frame_auc=0",
+            "scorer.frame_size=[64,64]"]  # fmt: skip
     with initialize_config_dir(str(CONFIGS), version_base="1.3"):
         res = indomain_scorer.run(compose("indomain_scorer", overrides=args))
     report = json.loads(res.report_json.read_text(), parse_constant=float)
@@ -277,6 +278,11 @@ def test_make_indomain_scorer_run(tiny_dataset, tmp_path):
     assert set(report["stages"]) == {"full", "lora"} and "val" in report["random_reference"]
     assert "| random scorer |" in res.report_md.read_text()
     assert "warnings" not in report  # every AUC is >= 0
+    assert report["scorer"] == {
+        "num_anchors": 4,
+        "max_frames": 6,
+        "frame_size": [64, 64],
+    }  # what to score with
     for stage in ("full", "lora"):
         assert (out / "train" / stage / "checkpoints" / "last.ckpt").is_file()
         assert report["stages"][stage]["train"]["steps"] == 2
