@@ -228,6 +228,11 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
         "",
         f"Scorer `{cfg.model}`"
         + (f" + adapter `{cfg.scorer.adapter}`" if cfg.scorer.get("adapter") else "")
+        + (
+            f", frames resized to {kwargs['frame_size'][0]} × {kwargs['frame_size'][1]}"
+            if kwargs.get("frame_size")
+            else ""
+        )
         + f"; evaluation episodes: `{root}` (never seen by the scorer); {calibration.method} calibration "
         f"of {signal} fitted on the {len(fit_on)} {CALIBRATION_EPISODES[which]} episodes of `{cal_root}`. "
         "95 % percentile-bootstrap intervals over episodes; frame AUC scores a frame by the progress gained over "
@@ -257,6 +262,7 @@ def run(cfg: DictConfig) -> ScorerQualityResult:
                     "calibration_method": calibration.method, "calibration_signal": calibration.signal,
                     "horizon_frames": horizon,
                     "model": str(cfg.model), "adapter": cfg.scorer.get("adapter"), "correction": scorer.correction,
+                    "scorer": kwargs,
                     **provenance_stamp()})  # fmt: skip
     path = out / "scorer_quality.md"
     with atomic_write(path, "w") as fh:

@@ -74,3 +74,6 @@ def test_a_logistic_margin_calibration_can_be_fitted_on_the_scorers_validation_e
         "episodes" in text
     )
     assert f"progress gained over the next {saved['horizon_frames']} frames (1.0 s)" in text
+    assert (
+        saved["scorer"]["num_anchors"] == 4 and saved["scorer"]["correction"] == "static"
+    )  # what it scored with
