@@ -101,10 +101,15 @@ def _read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise RabcFileError(f"{path}: not a readable parquet file ({e})") from e
 
 
+def episode_meta_files(root: str | Path) -> list[Path]:
+    """The per-episode metadata parquet files of a LeRobot v3 root, sorted; [] when it has none."""
+    return sorted((Path(root) / EPISODES_DIR).glob("chunk-*/file-*.parquet"))
+
+
 def episodes_meta(root: str | Path) -> pd.DataFrame:
     """lerobot's per-episode metadata (without the stats columns), sorted by episode_index."""
     root = Path(root)
-    files = sorted((root / EPISODES_DIR).glob("chunk-*/file-*.parquet"))
+    files = episode_meta_files(root)
     if not files:
         raise RabcFileError(f"{root / EPISODES_DIR}: no episode metadata parquet files")
     cols_wanted = None

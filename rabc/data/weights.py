@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from rabc.data.lerobot_io import EPISODES_DIR, dataset_info
+from rabc.data.lerobot_io import dataset_info, episode_meta_files
 from rabc.data.segments import frame_labels, frame_phases
 from rabc.io import RabcFileError
 from rabc.weighting import (
@@ -131,7 +131,7 @@ def align(labels: dict[str, np.ndarray], index: np.ndarray, where: str | Path) -
 def phases_if_known(root: str | Path, index: np.ndarray) -> np.ndarray | None:
     """:func:`~rabc.data.segments.frame_phases` of the frames at ``index``, or None (logged) for a folder without
     LeRobot episode metadata, which has no episode lengths to place a frame in its episode."""
-    if not any((Path(root) / EPISODES_DIR).glob("chunk-*/file-*.parquet")):
+    if not episode_meta_files(root):
         log.info("%s: no episode metadata, so no phase coverage", root)
         return None
     return frame_phases(root, index)
